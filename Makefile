@@ -1,0 +1,30 @@
+# Two commands do everything on a fresh machine: `make train` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Tested pins; the project itself admits a range (pyproject.toml).
+TORCH  := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: train test data install bench parity experiments clean
+
+train: $(STAMP) data
+	$(BIN)/python scripts/train.py --norm bn
+
+test: $(STAMP) data
+	$(BIN)/python -m pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+data:
+	@bash scripts/get_data.sh
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,18 @@
+"""The torch side: nets, the norm factory, the LightningModule, the Fashion-MNIST DataModule.
+
+Import-order guard: importing triton (which torchvision, lightning and torchmetrics import)
+after TensorFlow segfaults the process. When TensorFlow is already loaded and triton is
+not, we mark triton as absent so that torch runs without it (its GPU kernels generator for
+``torch.compile``), instead of crashing. ``keras_ref`` imports triton before TensorFlow.
+"""
+
+import sys
+import warnings
+
+if "tensorflow" in sys.modules and "triton" not in sys.modules:
+    sys.modules["triton"] = None  # makes `import triton` raise ImportError, which torch handles
+    warnings.warn(
+        "TensorFlow was imported before the torch side, so triton is disabled in this process "
+        "(importing it after TensorFlow crashes); import lightning_mods first to keep it.",
+        stacklevel=2,
+    )

@@ -1,0 +1,127 @@
+"""The Fashion-MNIST DataModule: uint8 tensors in memory, batches cut from them directly."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from lightning_mods.errors import UsageError
+from lightning_mods.fashion_files import find_dataset
+
+TRAIN_SIZE = 55_000  # Géron's split: the LAST 5,000 training images are the validation set
+VAL_SIZE = 5_000
+DATA_SOURCES = ("real", "synthetic")
+
+
+class ImageBatches(Dataset):
+    """uint8 images ``(N, 28, 28)`` and int64 labels; ``__getitems__`` cuts a whole batch at
+    once (torch's DataLoader calls it with the batch's index list), so no per-sample collation.
+    Pixels come out as float32 in [0, 1]."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        if images.dtype != torch.uint8 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+            raise ValueError(f"expected uint8 (N, 28, 28) images and N labels, got {tuple(images.shape)} {images.dtype}")
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index].float().div_(255), self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(indices, device=self.images.device)
+        return self.images[idx].float().div_(255), self.labels[idx]  # (B, 28, 28), (B,)
+
+    def to(self, device: torch.device) -> "ImageBatches":
+        self.images, self.labels = self.images.to(device), self.labels.to(device)
+        return self
+
+
+def keep_batch(batch):
+    """collate_fn: ``__getitems__`` already returned the batch."""
+    return batch
+
+
+def synthetic_split(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Learnable fake data of the real shapes: each class a fixed random template plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    templates = torch.rand(10, 28, 28, generator=torch.Generator().manual_seed(1234))
+    labels = torch.arange(n) % 10
+    labels = labels[torch.randperm(n, generator=g)]
+    noise = torch.rand(n, 28, 28, generator=g)
+    images = (0.35 * templates[labels] + 0.65 * noise).mul(255).round().to(torch.uint8)
+    return images, labels
+
+
+def load_real(data_dir=None, download: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The checked files, read by torchvision, split 55,000 / 5,000 / 10,000."""
+    from torchvision.datasets import FashionMNIST
+
+    root = str(find_dataset(data_dir, download=download))
+    train = FashionMNIST(root, train=True, download=False)
+    test = FashionMNIST(root, train=False, download=False)
+    x, y = train.data, train.targets  # uint8 (60000, 28, 28), int64 (60000,)
+    return {
+        "train": (x[:TRAIN_SIZE], y[:TRAIN_SIZE]),
+        "val": (x[TRAIN_SIZE:], y[TRAIN_SIZE:]),
+        "test": (test.data, test.targets),
+    }
+
+
+def load_synthetic(train: int = 2_000, val: int = 500, test: int = 500, seed: int = 0):
+    return {"train": synthetic_split(train, seed), "val": synthetic_split(val, seed + 1), "test": synthetic_split(test, seed + 2)}
+
+
+class FashionMNISTDataModule(L.LightningDataModule):
+    """Fashion-MNIST (``data="real"``) or its synthetic stand-in, held in memory as uint8.
+
+    The tensors move to the GPU when the Trainer runs there (55 MB as uint8), so batches are
+    cut on the device. With BatchNorm, a last training batch of one sample is dropped.
+    """
+
+    def __init__(self, data: str = "real", data_dir=None, batch_size: int = 32, norm: str = "bn",
+                 eval_batch_size: int = 1_000, synthetic_sizes: tuple[int, int, int] = (2_000, 500, 500)) -> None:
+        super().__init__()
+        if data not in DATA_SOURCES:
+            raise UsageError(f"unknown --data {data!r}; choose real or synthetic")
+        if batch_size < 1:
+            raise UsageError(f"--batch-size {batch_size} must be at least 1")
+        if batch_size == 1 and norm == "bn":
+            raise UsageError(
+                "--batch-size 1 with --norm bn cannot train: BatchNorm's batch variance of one sample is 0 "
+                "(torch refuses it, Keras silently outputs beta); use --batch-size 2 or more, or --norm ln/gn"
+            )
+        self.data, self.data_dir, self.batch_size, self.norm = data, data_dir, batch_size, norm
+        self.eval_batch_size, self.synthetic_sizes = eval_batch_size, synthetic_sizes
+        self.splits: dict[str, ImageBatches] = {}
+        self.drop_last_train = False
+
+    def load(self) -> None:
+        """Read (and check) the data now; raises UsageError before any training starts."""
+        if self.splits:
+            return
+        raw = load_real(self.data_dir) if self.data == "real" else load_synthetic(*self.synthetic_sizes)
+        self.splits = {name: ImageBatches(*tensors) for name, tensors in raw.items()}
+        # A last batch of one sample would make BatchNorm fail mid-epoch: drop it (and say so).
+        self.drop_last_train = self.norm == "bn" and len(self.splits["train"]) % self.batch_size == 1
+
+    def setup(self, stage: str | None = None) -> None:
+        self.load()
+        if self.trainer is not None and self.trainer.strategy.root_device.type == "cuda":
+            for split in self.splits.values():
+                split.to(self.trainer.strategy.root_device)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool, drop_last: bool = False) -> DataLoader:
+        return DataLoader(self.splits[split], batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                          collate_fn=keep_batch, num_workers=0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True, drop_last=self.drop_last_train)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)

@@ -1,0 +1,70 @@
+"""The LightningModule: trains any of the nets with one shared step for train/val/test."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from lightning_mods.errors import UsageError
+from lightning_mods.nets import NUM_CLASSES, NetConfig, build_net
+
+STAGES = ("train", "val", "test")
+OPTIMIZERS = ("sgd", "adam", "nadam")
+DEFAULT_LR = {"sgd": 0.01, "adam": 0.001, "nadam": 0.001}  # Keras's defaults ("sgd" is lr 0.01, no momentum)
+
+
+def make_optimizer(name: str, params, lr: float | None) -> torch.optim.Optimizer:
+    if name not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    lr = DEFAULT_LR[name] if lr is None else lr
+    if not lr > 0:
+        raise UsageError(f"--lr {lr} must be positive")
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, eps=1e-7)  # Keras's Adam epsilon
+    return torch.optim.NAdam(params, lr=lr, eps=1e-7)
+
+
+class NormClassifier(L.LightningModule):
+    """Cross-entropy on logits, torchmetrics accuracy, metrics logged per epoch as
+    ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``test/loss``, ``test/acc``."""
+
+    def __init__(self, net: dict | NetConfig | None = None, optimizer: str = "sgd", lr: float | None = None) -> None:
+        super().__init__()
+        net_config = net if isinstance(net, NetConfig) else NetConfig(**(net or {}))
+        self.save_hyperparameters({"net": asdict(net_config), "optimizer": optimizer, "lr": lr})
+        self.net_config = net_config
+        self.net: nn.Module = build_net(net_config)
+        make_optimizer(optimizer, [torch.zeros(1, requires_grad=True)], lr)  # fail on bad input now
+        self.acc = nn.ModuleDict({f"{stage}_acc": MulticlassAccuracy(NUM_CLASSES, average="micro") for stage in STAGES})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def model_step(self, batch, stage: str) -> torch.Tensor:
+        x, y = batch  # (B, 28, 28) float in [0, 1], (B,)
+        logits = self(x)
+        loss = F.cross_entropy(logits, y)
+        self.acc[f"{stage}_acc"](logits, y)
+        # on_epoch only: Lightning accumulates on the device, no host sync per step.
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=len(y))
+        self.log(f"{stage}/acc", self.acc[f"{stage}_acc"], on_step=False, on_epoch=True, prog_bar=stage == "val")
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self.model_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self.model_step(batch, "test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return make_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)

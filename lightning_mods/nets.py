@@ -1,0 +1,137 @@
+"""The networks: plain ``nn.Module``s that know nothing of Lightning.
+
+Both take ``(B, 28, 28)`` images (or ``(B, 1, 28, 28)``) and return ``(B, 10)`` logits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from lightning_mods.errors import UsageError
+from lightning_mods.init import init_weights
+from lightning_mods.norms import KERAS_BN_MOMENTUM, KERAS_EPS, check_groups, make_activation, make_norm
+
+ARCHS = ("mlp", "lstm")
+IMAGE_SIDE = 28
+NUM_CLASSES = 10
+
+
+@dataclass
+class NetConfig:
+    """Everything that defines a net; the same words as the CLI and the Keras builders."""
+
+    arch: str = "mlp"
+    norm: str = "bn"
+    placement: str = "pre"
+    activation: str = "relu"
+    hidden: list[int] = field(default_factory=lambda: [512, 256, 128, 64])
+    groups: int = 32
+    lstm_units: int = 128
+    init: str = "he_normal"
+    bn_momentum: float = KERAS_BN_MOMENTUM
+    eps: float = KERAS_EPS
+    bn_variance: str = "unbiased"
+
+    def norm_kwargs(self) -> dict:
+        return dict(groups=self.groups, bn_momentum=self.bn_momentum, eps=self.eps, bn_variance=self.bn_variance)
+
+
+class MLP(nn.Module):
+    """Flatten -> [Linear -> norm -> act] (pre) or [Linear -> act -> norm] (post) per hidden
+    layer -> Linear(10). No norm after the last layer; Linear bias off when a norm follows it.
+
+    >>> MLP(hidden=[32, 16], norm="ln")(torch.zeros(4, 28, 28)).shape
+    torch.Size([4, 10])
+    """
+
+    def __init__(
+        self,
+        hidden: list[int] = (512, 256, 128, 64),
+        norm: str = "bn",
+        placement: str = "pre",
+        activation: str = "relu",
+        num_classes: int = NUM_CLASSES,
+        in_features: int = IMAGE_SIDE * IMAGE_SIDE,
+        **norm_kwargs,
+    ) -> None:
+        super().__init__()
+        if placement not in ("pre", "post"):
+            raise UsageError(f"unknown placement {placement!r}; choose pre or post")
+        if not hidden or any(h < 1 for h in hidden):
+            raise UsageError(f"--hidden {list(hidden)} must be one or more positive widths, e.g. 512 256 128 64")
+        if norm == "gn":
+            for width in hidden:
+                check_groups(norm_kwargs.get("groups", 32), width, f"hidden layer of width {width}")
+        layers: list[nn.Module] = [nn.Flatten()]
+        width_in = in_features
+        for width in hidden:
+            linear = nn.Linear(width_in, width, bias=(norm == "none" or placement == "post"))
+            block = [linear, make_norm(norm, width, **norm_kwargs), make_activation(activation)]
+            if placement == "post":
+                block = [linear, block[2], block[1]]
+            layers += [m for m in block if not isinstance(m, nn.Identity)]
+            width_in = width
+        layers.append(nn.Linear(width_in, num_classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)  # (B, 28, 28) -> (B, 10)
+
+
+class SequenceNorm(nn.Module):
+    """Apply a norm to ``(B, T, C)`` features the way Keras does with ``axis=-1``.
+
+    LN: per sample and step over C. BN: over B and T per channel. GN: per sample over T and
+    the channels of a group. torch's BatchNorm1d/GroupNorm want channels second, hence the
+    transposes.
+    """
+
+    def __init__(self, norm: nn.Module) -> None:
+        super().__init__()
+        self.norm = norm
+        self.channels_first = isinstance(norm, (nn.BatchNorm1d, nn.GroupNorm))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.channels_first:
+            return self.norm(x)
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)  # (B, T, C) -> (B, C, T) -> back
+
+
+class LSTMClassifier(nn.Module):
+    """Reads the 28 image rows as a 28-step sequence of 28 features; an optional norm on the
+    input features (the lesson's "LayerNorm before the LSTM"); the last hidden state -> Linear(10).
+
+    >>> LSTMClassifier(units=16, norm="ln")(torch.zeros(2, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, units: int = 128, norm: str = "none", num_classes: int = NUM_CLASSES, **norm_kwargs) -> None:
+        super().__init__()
+        if norm == "gn":
+            check_groups(norm_kwargs.get("groups", 32), IMAGE_SIDE, "LSTM input (28 features per row)")
+        layer = make_norm(norm, IMAGE_SIDE, **norm_kwargs)
+        self.input_norm = None if isinstance(layer, nn.Identity) else SequenceNorm(layer)
+        self.lstm = nn.LSTM(IMAGE_SIDE, units, batch_first=True)
+        self.head = nn.Linear(units, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], IMAGE_SIDE, IMAGE_SIDE)  # B, T=28 rows, C=28 pixels
+        if self.input_norm is not None:
+            x = self.input_norm(x)
+        _, (h_n, _) = self.lstm(x)  # h_n: (1, B, units)
+        return self.head(h_n[-1])
+
+
+def build_net(config: NetConfig) -> nn.Module:
+    """The net ``config`` describes, initialised with ``config.init``."""
+    if config.arch not in ARCHS:
+        raise UsageError(f"unknown arch {config.arch!r}; choose one of {', '.join(ARCHS)}")
+    if config.arch == "mlp":
+        net = MLP(config.hidden, config.norm, config.placement, config.activation, **config.norm_kwargs())
+    else:
+        net = LSTMClassifier(config.lstm_units, config.norm, **config.norm_kwargs())
+    init_weights(net, config.init)
+    return net

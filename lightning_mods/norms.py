@@ -1,0 +1,97 @@
+"""The norm factory: the only place that maps ``none|bn|ln|gn`` to a torch layer.
+
+Defaults are Keras's, expressed in torch terms (the lesson is Keras's):
+``BatchNormalization(momentum=0.99, epsilon=1e-3)`` is torch momentum ``1 - 0.99 = 0.01``
+and eps ``1e-3``; Keras's LayerNormalization and GroupNormalization also use eps ``1e-3``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lightning_mods.errors import UsageError
+
+NORMS = ("none", "bn", "ln", "gn")
+PLACEMENTS = ("pre", "post")  # pre: Linear -> norm -> act; post: Linear -> act -> norm
+ACTIVATIONS = ("relu", "gelu", "silu")
+BN_VARIANCES = ("unbiased", "biased")  # how BN's running variance is updated
+
+KERAS_BN_MOMENTUM = 0.01  # torch momentum = 1 - keras momentum (0.99)
+KERAS_EPS = 1e-3
+
+
+class KerasBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm1d whose running variance follows Keras: updated with the BIASED batch variance.
+
+    torch updates ``running_var`` with the unbiased batch variance (divides by n - 1, by
+    design, pytorch/pytorch#3122); Keras with the biased one (divides by n). The output in
+    both modes is otherwise that of ``nn.BatchNorm1d``. Select with ``bn_variance="biased"``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or not self.track_running_stats:
+            return super().forward(x)
+        # Statistics over every axis but the channel one: (B, C) or (B, C, L).
+        dims = [0] + list(range(2, x.dim()))
+        with torch.no_grad():
+            mean = x.mean(dim=dims)
+            var = x.var(dim=dims, unbiased=False)
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var, self.momentum)
+            self.num_batches_tracked.add_(1)
+        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+
+
+def check_groups(groups: int, num_features: int, where: str = "layer") -> None:
+    """Raise a clear error unless ``groups`` divides ``num_features``."""
+    if groups < 1 or num_features % groups:
+        divisors = [d for d in range(1, num_features + 1) if num_features % d == 0]
+        raise UsageError(
+            f"--groups {groups} does not divide the {num_features} features of the {where}; "
+            f"use a divisor of {num_features}, e.g. one of {divisors[-4:]}"
+        )
+
+
+def make_norm(
+    norm: str,
+    num_features: int,
+    *,
+    groups: int = 32,
+    bn_momentum: float = KERAS_BN_MOMENTUM,
+    eps: float = KERAS_EPS,
+    bn_variance: str = "unbiased",
+) -> nn.Module:
+    """Build the norm layer named ``norm`` for ``num_features`` channels (features last or 2nd).
+
+    >>> make_norm("ln", 64)
+    LayerNorm((64,), eps=0.001, elementwise_affine=True)
+    >>> make_norm("none", 64)
+    Identity()
+    """
+    if norm not in NORMS:
+        raise UsageError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    if bn_variance not in BN_VARIANCES:
+        raise UsageError(f"unknown bn_variance {bn_variance!r}; choose one of {', '.join(BN_VARIANCES)}")
+    if not 0.0 <= bn_momentum <= 1.0:
+        raise UsageError(f"--bn-momentum {bn_momentum} is outside [0, 1] (torch convention: 1 - keras momentum)")
+    if eps <= 0:
+        raise UsageError(f"--eps {eps} must be positive")
+    if norm == "none":
+        return nn.Identity()
+    if norm == "bn":
+        cls = KerasBatchNorm1d if bn_variance == "biased" else nn.BatchNorm1d
+        return cls(num_features, eps=eps, momentum=bn_momentum)
+    if norm == "ln":
+        return nn.LayerNorm(num_features, eps=eps)
+    check_groups(groups, num_features)
+    return nn.GroupNorm(groups, num_features, eps=eps)
+
+
+def make_activation(activation: str) -> nn.Module:
+    """``relu|gelu|silu`` as a torch module (GELU exact, as Keras's default ``gelu``)."""
+    layers = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
+    if activation not in layers:
+        raise UsageError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return layers[activation]()

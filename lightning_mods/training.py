@@ -1,0 +1,124 @@
+"""One training run: config -> checked inputs -> Trainer.fit -> test -> summary."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from lightning_mods.config import TrainConfig
+from lightning_mods.data import FashionMNISTDataModule
+from lightning_mods.errors import UsageError
+from lightning_mods.history import EpochHistory, epochs_to
+from lightning_mods.module import NormClassifier
+
+VAL_LOSS_TARGET = 0.4  # the homework's "epochs until val_loss < 0.4"
+
+
+@dataclass
+class RunResult:
+    config: TrainConfig
+    history: list[dict]
+    test: dict = field(default_factory=dict)
+    best_epoch: int | None = None
+    out_dir: Path | None = None
+
+    def summary(self) -> dict:
+        last = self.history[-1] if self.history else {}
+        seconds = [row["seconds"] for row in self.history]
+        return {
+            "name": self.config.name,
+            "out": str(self.out_dir),
+            "epochs": len(self.history),
+            "val_acc": last.get("val/acc", math.nan),
+            "val_loss": last.get("val/loss", math.nan),
+            "best_epoch": self.best_epoch,
+            "test_acc": self.test.get("test/acc", math.nan),
+            "test_loss": self.test.get("test/loss", math.nan),
+            "epochs_to_val_loss_0.4": epochs_to(self.history, "val/loss", VAL_LOSS_TARGET),
+            "seconds_per_epoch": sorted(seconds)[len(seconds) // 2] if seconds else math.nan,
+        }
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` and prove it is writable, before any work is done."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"--out {out_dir} is not writable ({err.strerror}); pick a folder you can write to") from err
+
+
+def prepare(config: TrainConfig) -> tuple[NormClassifier, FashionMNISTDataModule]:
+    """Build and check everything a run needs; any bad input raises UsageError here."""
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    model = NormClassifier(config.net_config(), optimizer=config.optimizer, lr=config.lr)
+    if config.epochs < 1:
+        raise UsageError(f"--epochs {config.epochs} must be at least 1")
+    datamodule = FashionMNISTDataModule(config.data, config.data_dir, config.batch_size, config.norm)
+    datamodule.load()
+    return model, datamodule
+
+
+def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **overrides) -> L.Trainer:
+    checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss",
+                                  mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False)
+    callbacks = [checkpoints, history]
+    if config.progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=50))
+    kwargs = dict(
+        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
+        logger=CSVLogger(save_dir=str(out_dir), name="", version=""), callbacks=callbacks,
+        enable_progress_bar=config.progress, enable_model_summary=config.progress,
+        log_every_n_steps=50, num_sanity_val_steps=0, default_root_dir=str(out_dir),
+    )
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)
+
+
+def run(config: TrainConfig, **trainer_overrides) -> RunResult:
+    """Train, validate every epoch, test the best checkpoint; write everything under the out dir."""
+    out_dir = config.out_dir
+    model, datamodule = prepare(config)
+    check_out_dir(out_dir)
+    config.save(out_dir / "config.yaml")
+    history = EpochHistory(out_dir)
+    trainer = make_trainer(config, out_dir, history, **trainer_overrides)
+    trainer.fit(model, datamodule=datamodule)
+    checkpoint = trainer.checkpoint_callback
+    best_path = checkpoint.best_model_path if checkpoint is not None else ""
+    test = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, verbose=False)
+    result = RunResult(config, history.rows, test[0] if test else {}, _epoch_of(best_path), out_dir)
+    if trainer.is_global_zero:
+        (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
+    return result
+
+
+def _epoch_of(checkpoint_path: str) -> int | None:
+    if not checkpoint_path or not os.path.exists(checkpoint_path):
+        return None
+    state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    return int(state["epoch"]) + 1
+
+
+def format_summary(summary: dict) -> str:
+    """The one-screen summary printed at the end of a run."""
+    reached = summary["epochs_to_val_loss_0.4"]
+    lines = [
+        f"run                 {summary['name']}  ->  {summary['out']}",
+        f"epochs              {summary['epochs']}  ({summary['seconds_per_epoch']:.2f} s per epoch, median, training steps only)",
+        f"val accuracy        {summary['val_acc']:.4f}  (last epoch; val loss {summary['val_loss']:.4f})",
+        f"test accuracy       {summary['test_acc']:.4f}  (best checkpoint by val loss: epoch {summary['best_epoch']})",
+        f"val loss < 0.4      {'after ' + str(reached) + ' epoch(s)' if reached else 'not reached'}",
+    ]
+    width = max(map(len, lines))
+    return "\n".join(["=" * width, *lines, "=" * width])

@@ -1,0 +1,73 @@
+"""Train one net on Fashion-MNIST: ``python scripts/train.py --norm bn``.
+
+Writes under ``--out`` (default ``runs/<arch>-<norm>-<placement>-<activation>-seed<seed>``):
+``config.yaml``, ``epochs.csv`` (one row per epoch), ``metrics.csv`` (Lightning's CSV log),
+``checkpoints/best.ckpt`` and ``checkpoints/last.ckpt``, ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import lightning_mods  # noqa: F401  (the torch side first: see lightning_mods/__init__.py)
+from lightning_mods.config import TrainConfig
+from lightning_mods.data import DATA_SOURCES
+from lightning_mods.errors import EXIT_USAGE, UsageError
+from lightning_mods.init import INITS
+from lightning_mods.module import OPTIMIZERS
+from lightning_mods.nets import ARCHS
+from lightning_mods.norms import ACTIVATIONS, BN_VARIANCES, NORMS, PLACEMENTS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    net = p.add_argument_group("the net")
+    net.add_argument("--arch", choices=ARCHS, default=d.arch, help="mlp: dense layers; lstm: an LSTM over the 28 image rows (default %(default)s)")
+    net.add_argument("--norm", choices=NORMS, default=d.norm, help="none, bn (BatchNorm), ln (LayerNorm), gn (GroupNorm) (default %(default)s)")
+    net.add_argument("--placement", choices=PLACEMENTS, default=d.placement, help="pre: Linear -> norm -> activation; post: Linear -> activation -> norm (default %(default)s)")
+    net.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default %(default)s")
+    net.add_argument("--hidden", type=int, nargs="+", default=d.hidden, metavar="WIDTH", help="MLP hidden widths (default %(default)s)")
+    net.add_argument("--groups", type=int, default=d.groups, help="GroupNorm groups; must divide every width it normalizes (default %(default)s)")
+    net.add_argument("--lstm-units", type=int, default=d.lstm_units, help="LSTM hidden size (default %(default)s)")
+    net.add_argument("--init", choices=INITS, default=d.init, help="weight init: Keras's he_normal or glorot_uniform, or torch's default (default %(default)s)")
+    net.add_argument("--bn-momentum", type=float, default=d.bn_momentum, help="torch momentum = 1 - Keras momentum; default %(default)s = Keras's 0.99")
+    net.add_argument("--eps", type=float, default=d.eps, help="epsilon of every norm; default %(default)s = Keras's (torch's is 1e-5)")
+    net.add_argument("--bn-variance", choices=BN_VARIANCES, default=d.bn_variance, help="running variance updated with the unbiased (torch) or biased (Keras) batch variance (default %(default)s)")
+    train = p.add_argument_group("training")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="default %(default)s")
+    train.add_argument("--lr", type=float, default=d.lr, help="learning rate (default: Keras's, sgd 0.01, adam/nadam 0.001)")
+    train.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size (default %(default)s, Keras's)")
+    train.add_argument("--epochs", type=int, default=d.epochs, help="default %(default)s")
+    train.add_argument("--seed", type=int, default=d.seed, help="seeds init, data order and every random state (default %(default)s)")
+    data = p.add_argument_group("data and output")
+    data.add_argument("--data", choices=DATA_SOURCES, default=d.data, help="real Fashion-MNIST or small synthetic data of the same shapes (default %(default)s)")
+    data.add_argument("--data-dir", default=d.data_dir, help="folder holding the four Fashion-MNIST files (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)")
+    data.add_argument("--out", default=d.out, help="run folder (default runs/<arch>-<norm>-<placement>-<activation>-seed<seed>)")
+    data.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar nor model summary")
+    hw = p.add_argument_group("hardware")
+    hw.add_argument("--accelerator", default=d.accelerator, help="auto (CUDA when present, else CPU), cpu, gpu (default %(default)s)")
+    hw.add_argument("--devices", default=d.devices, help="number of devices, or auto (default %(default)s)")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig.from_dict(vars(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from lightning_mods.training import format_summary, run
+
+        result = run(config_from_args(args))
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(format_summary(result.summary()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
