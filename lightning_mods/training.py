@@ -77,7 +77,7 @@ def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **ov
         callbacks.append(TQDMProgressBar(refresh_rate=50))
     kwargs = dict(
         max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
-        logger=CSVLogger(save_dir=str(out_dir), name="", version=""), callbacks=callbacks,
+        logger=CSVLogger(save_dir=str(out_dir), name="lightning_logs", version=""), callbacks=callbacks,
         enable_progress_bar=config.progress, enable_model_summary=config.progress,
         log_every_n_steps=50, num_sanity_val_steps=0, default_root_dir=str(out_dir),
     )

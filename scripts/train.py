@@ -1,7 +1,7 @@
 """Train one net on Fashion-MNIST: ``python scripts/train.py --norm bn``.
 
 Writes under ``--out`` (default ``runs/<arch>-<norm>-<placement>-<activation>-seed<seed>``):
-``config.yaml``, ``epochs.csv`` (one row per epoch), ``metrics.csv`` (Lightning's CSV log),
+``config.yaml``, ``epochs.csv`` (one row per epoch), ``lightning_logs/metrics.csv`` (Lightning's CSV log),
 ``checkpoints/best.ckpt`` and ``checkpoints/last.ckpt``, ``summary.json``.
 """
 

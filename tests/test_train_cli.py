@@ -1,0 +1,70 @@
+"""scripts/train.py end to end on synthetic data, and its refusals of bad input."""
+
+import json
+
+import pytest
+import yaml
+
+
+def test_fit_writes_every_artifact(train_script, tiny_args, tmp_path, capsys):
+    assert train_script.main(tiny_args + ["--epochs", "2"]) == 0
+    out = tmp_path / "run"
+    for name in ("config.yaml", "epochs.csv", "lightning_logs/metrics.csv", "summary.json", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 2 and 0.0 <= summary["val_acc"] <= 1.0 and 0.0 <= summary["test_acc"] <= 1.0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["norm"] == "bn" and config["hidden"] == [32, 16] and config["init"] == "he_normal"
+    assert len((out / "epochs.csv").read_text().strip().splitlines()) == 3  # header + one row per epoch
+    printed = capsys.readouterr().out
+    assert "test accuracy" in printed and "val loss < 0.4" in printed
+
+
+@pytest.mark.parametrize("extra", [["--norm", "ln", "--placement", "post", "--activation", "gelu"],
+                                   ["--norm", "gn", "--groups", "8", "--optimizer", "adam"],
+                                   ["--arch", "lstm", "--norm", "ln", "--lstm-units", "8"]])
+def test_other_configurations_train(train_script, tiny_args, extra):
+    assert train_script.main(tiny_args + extra) == 0
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--groups", "5", "--norm", "gn"], "--groups 5 does not divide"),
+    (["--batch-size", "1"], "--batch-size 1 with --norm bn"),
+    (["--epochs", "0"], "--epochs 0 must be at least 1"),
+    (["--lr", "-1"], "--lr -1.0 must be positive"),
+])
+def test_bad_input_is_one_line_and_exit_2(train_script, tiny_args, extra, message, capsys, tmp_path):
+    assert train_script.main(tiny_args + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_unknown_norm_is_refused_by_the_parser(train_script, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_script.main(["--norm", "batchnorm"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'batchnorm'" in capsys.readouterr().err
+
+
+def test_missing_dataset_says_how_to_get_it(train_script, tiny_args, tmp_path, capsys):
+    args = [a if a != "synthetic" else "real" for a in tiny_args] + ["--data-dir", str(tmp_path / "empty")]
+    (tmp_path / "empty").mkdir()
+    assert train_script.main(args) == 2
+    assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
+
+
+def test_out_dir_that_is_a_file(train_script, tiny_args, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert train_script.main(tiny_args[:-1] + [str(blocker / "run")]) == 2
+    assert "is not writable" in capsys.readouterr().err
+
+
+def test_help_explains_every_flag(train_script, capsys):
+    with pytest.raises(SystemExit):
+        train_script.main(["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--norm", "--placement", "--activation", "--hidden", "--arch", "--groups", "--batch-size", "--epochs",
+                 "--lr", "--optimizer", "--init", "--seed", "--data", "--data-dir", "--out", "--accelerator", "--devices"):
+        assert flag in text
