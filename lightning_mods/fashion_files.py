@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from lightning_mods.errors import UsageError
@@ -116,14 +115,11 @@ def find_dataset(data_dir: str | os.PathLike | None = None, download: bool = Tru
         try:
             from torchvision.datasets import FashionMNIST
 
-            FashionMNIST(str(managed), train=True, download=True)
-            FashionMNIST(str(managed), train=False, download=True)
-            root = stage(managed, managed)
-            if root is not None:
-                return root
+            for train in (True, False):
+                FashionMNIST(str(managed), train=train, download=True)
         except (OSError, RuntimeError) as err:  # no network: URLError is an OSError
-            shutil.rmtree(managed / "FashionMNIST" / "raw", ignore_errors=True) if not any(
-                (managed / "FashionMNIST" / "raw" / n).is_file() for n in FILE_MD5
-            ) else None
             raise UsageError(f"Fashion-MNIST not found and the download failed ({type(err).__name__}); {HOW_TO_GET}") from err
+        root = stage(managed, managed)
+        if root is not None:
+            return root
     raise UsageError(f"Fashion-MNIST not found in {DEBIAN_DIR} or {managed}; {HOW_TO_GET}")
