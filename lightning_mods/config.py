@@ -25,6 +25,9 @@ class TrainConfig(NetConfig):
     out: str | None = None  # None: runs/<name>
     accelerator: str = "auto"
     devices: str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"  # Lightning's names: auto, ddp, ddp_spawn, ...
+    sync_batchnorm: bool = False  # BatchNorm statistics over the global batch (GPUs only)
     progress: bool = True
 
     @property

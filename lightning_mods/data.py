@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lightning_mods.errors import UsageError
 from lightning_mods.fashion_files import find_dataset
@@ -113,15 +114,28 @@ class FashionMNISTDataModule(L.LightningDataModule):
             for split in self.splits.values():
                 split.to(self.trainer.strategy.root_device)
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool, drop_last: bool = False) -> DataLoader:
+    def _loader(self, split: str, batch_size: int, shuffle: bool, drop_last: bool = False,
+                sampler: DistributedSampler | None = None) -> DataLoader:
         return DataLoader(self.splits[split], batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                          collate_fn=keep_batch, num_workers=0)
+                          collate_fn=keep_batch, num_workers=0, sampler=sampler)
+
+    def _eval_sampler(self, split: str) -> DistributedSampler | None:
+        """Under DDP, each process evaluates every ``world_size``-th sample and none twice.
+
+        Lightning would inject a DistributedSampler, which pads with repeated samples so that
+        all processes get equal counts; the padded ones would count twice in val/test metrics.
+        Training keeps Lightning's sampler (DDP needs equal step counts on every process).
+        """
+        if self.trainer is None or self.trainer.world_size == 1:
+            return None
+        return UnrepeatedDistributedSampler(self.splits[split], num_replicas=self.trainer.world_size,
+                                            rank=self.trainer.global_rank, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True, drop_last=self.drop_last_train)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
+        return self._loader("val", self.eval_batch_size, shuffle=False, sampler=self._eval_sampler("val"))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
+        return self._loader("test", self.eval_batch_size, shuffle=False, sampler=self._eval_sampler("test"))

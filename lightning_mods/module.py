@@ -8,6 +8,7 @@ import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_mods.errors import UsageError
@@ -43,6 +44,7 @@ class NormClassifier(L.LightningModule):
         self.net: nn.Module = build_net(net_config)
         make_optimizer(optimizer, [torch.zeros(1, requires_grad=True)], lr)  # fail on bad input now
         self.acc = nn.ModuleDict({f"{stage}_acc": MulticlassAccuracy(NUM_CLASSES, average="micro") for stage in STAGES})
+        self.mean_loss = nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in STAGES})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -52,8 +54,12 @@ class NormClassifier(L.LightningModule):
         logits = self(x)
         loss = F.cross_entropy(logits, y)
         self.acc[f"{stage}_acc"](logits, y)
-        # on_epoch only: Lightning accumulates on the device, no host sync per step.
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=len(y))
+        # on_epoch only: accumulated on the device, no host sync per step. Both are torchmetrics, so
+        # under DDP they sum their states over all processes once per epoch. (Not self.log(loss,
+        # sync_dist=True): Lightning 2.6 floors the synced sample count when processes saw unequal
+        # counts, e.g. 250 + 249 val samples, inflating the loss; Lightning-AI/pytorch-lightning#21859.)
+        self.mean_loss[f"{stage}_loss"](loss.detach(), len(y))  # forward, not update: no in-place on states
+        self.log(f"{stage}/loss", self.mean_loss[f"{stage}_loss"], on_step=False, on_epoch=True, prog_bar=stage != "test")
         self.log(f"{stage}/acc", self.acc[f"{stage}_acc"], on_step=False, on_epoch=True, prog_bar=stage == "val")
         return loss
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.accelerators import CPUAccelerator, CUDAAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from lightning_mods.config import TrainConfig
 from lightning_mods.data import FashionMNISTDataModule
@@ -29,6 +31,7 @@ class RunResult:
     test: dict = field(default_factory=dict)
     best_epoch: int | None = None
     out_dir: Path | None = None
+    global_rank: int = 0  # under DDP every process returns a result; rank 0 reports it
 
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
@@ -51,7 +54,7 @@ def check_out_dir(out_dir: Path) -> None:
     """Create ``out_dir`` and prove it is writable, before any work is done."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
+        probe = out_dir / f".write-test-{os.getpid()}"  # per process: DDP ranks probe at once
         probe.write_text("")
         probe.unlink()
     except OSError as err:
@@ -64,9 +67,27 @@ def prepare(config: TrainConfig) -> tuple[NormClassifier, FashionMNISTDataModule
     model = NormClassifier(config.net_config(), optimizer=config.optimizer, lr=config.lr)
     if config.epochs < 1:
         raise UsageError(f"--epochs {config.epochs} must be at least 1")
+    check_sync_batchnorm(config)
     datamodule = FashionMNISTDataModule(config.data, config.data_dir, config.batch_size, config.norm)
     datamodule.load()
     return model, datamodule
+
+
+def check_sync_batchnorm(config: TrainConfig) -> None:
+    """--sync-batchnorm with several CPU processes would crash at the first training step:
+    torch's SyncBatchNorm only runs on CUDA tensors. Say so before anything starts."""
+    on_cpu = config.accelerator == "cpu" or (config.accelerator == "auto" and not CUDAAccelerator.is_available())
+    if not (config.sync_batchnorm and on_cpu):
+        return
+    try:  # the Trainer reports malformed --devices itself; "auto" is one process on a CPU
+        devices = 1 if config.devices == "auto" else CPUAccelerator.parse_devices(config.devices)
+    except TypeError:
+        return
+    if devices * config.num_nodes > 1:
+        raise UsageError(
+            f"--sync-batchnorm needs CUDA GPUs (torch's SyncBatchNorm rejects CPU tensors) but this run has "
+            f"{devices * config.num_nodes} CPU processes; drop --sync-batchnorm, or train on GPUs with --accelerator gpu"
+        )
 
 
 def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **overrides) -> L.Trainer:
@@ -77,6 +98,7 @@ def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **ov
         callbacks.append(TQDMProgressBar(refresh_rate=50))
     kwargs = dict(
         max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
+        num_nodes=config.num_nodes, strategy=config.strategy, sync_batchnorm=config.sync_batchnorm,
         logger=CSVLogger(save_dir=str(out_dir), name="lightning_logs", version=""), callbacks=callbacks,
         enable_progress_bar=config.progress, enable_model_summary=config.progress,
         log_every_n_steps=50, num_sanity_val_steps=0, default_root_dir=str(out_dir),
@@ -90,14 +112,15 @@ def run(config: TrainConfig, **trainer_overrides) -> RunResult:
     out_dir = config.out_dir
     model, datamodule = prepare(config)
     check_out_dir(out_dir)
-    config.save(out_dir / "config.yaml")
+    if rank_zero_only.rank == 0:  # set from the launcher's env (LOCAL_RANK, RANK) before the Trainer exists
+        config.save(out_dir / "config.yaml")
     history = EpochHistory(out_dir)
     trainer = make_trainer(config, out_dir, history, **trainer_overrides)
     trainer.fit(model, datamodule=datamodule)
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
     test = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, verbose=False)
-    result = RunResult(config, history.rows, test[0] if test else {}, _epoch_of(best_path), out_dir)
+    result = RunResult(config, history.rows, test[0] if test else {}, _epoch_of(best_path), out_dir, trainer.global_rank)
     if trainer.is_global_zero:
         (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
     return result

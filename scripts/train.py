@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     hw = p.add_argument_group("hardware")
     hw.add_argument("--accelerator", default=d.accelerator, help="auto (CUDA when present, else CPU), cpu, gpu (default %(default)s)")
     hw.add_argument("--devices", default=d.devices, help="number of devices, or auto (default %(default)s)")
+    scale = p.add_argument_group("scaling out (Lightning's DDP; global batch = batch size x devices x nodes)")
+    scale.add_argument("--num-nodes", type=int, default=d.num_nodes, help="machines taking part, each running --devices processes (default %(default)s)")
+    scale.add_argument("--strategy", default=d.strategy, help="Lightning strategy: auto (ddp when devices > 1), ddp, ddp_spawn, ... (default %(default)s)")
+    scale.add_argument("--sync-batchnorm", action="store_true", help="BatchNorm statistics over the global batch instead of each device's share (CUDA only)")
     return p
 
 
@@ -65,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    print(format_summary(result.summary()))
+    if result.global_rank == 0:  # under DDP every process gets here; print once
+        print(format_summary(result.summary()))
     return 0
 
 
