@@ -74,19 +74,24 @@ def prepare(config: TrainConfig) -> tuple[NormClassifier, FashionMNISTDataModule
 
 
 def check_sync_batchnorm(config: TrainConfig) -> None:
-    """--sync-batchnorm with several CPU processes would crash at the first training step:
-    torch's SyncBatchNorm only runs on CUDA tensors. Say so before anything starts."""
+    """Refuse --sync-batchnorm where it would crash at the first step or silently change the net."""
+    if not config.sync_batchnorm:
+        return
+    if config.norm == "bn" and config.bn_variance == "biased":
+        raise UsageError("--sync-batchnorm turns every BatchNorm into torch's SyncBatchNorm, which updates the running "
+                         "variance with the unbiased batch variance; drop --bn-variance biased or --sync-batchnorm")
     on_cpu = config.accelerator == "cpu" or (config.accelerator == "auto" and not CUDAAccelerator.is_available())
-    if not (config.sync_batchnorm and on_cpu):
+    if not on_cpu:
         return
     try:  # the Trainer reports malformed --devices itself; "auto" is one process on a CPU
-        devices = 1 if config.devices == "auto" else CPUAccelerator.parse_devices(config.devices)
+        processes = config.num_nodes * (1 if config.devices == "auto" else CPUAccelerator.parse_devices(config.devices))
     except TypeError:
         return
-    if devices * config.num_nodes > 1:
+    # torch's SyncBatchNorm raises for CPU tensors once a process group exists: any DDP run, even of 1 process.
+    if processes > 1 or "ddp" in config.strategy:
         raise UsageError(
             f"--sync-batchnorm needs CUDA GPUs (torch's SyncBatchNorm rejects CPU tensors) but this run has "
-            f"{devices * config.num_nodes} CPU processes; drop --sync-batchnorm, or train on GPUs with --accelerator gpu"
+            f"{processes} CPU process(es) under DDP; drop --sync-batchnorm, or train on GPUs with --accelerator gpu"
         )
 
 

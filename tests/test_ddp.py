@@ -8,6 +8,7 @@ subprocess, never inside pytest.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -132,8 +133,6 @@ def test_bn_moving_statistics_are_per_replica_without_sync(ddp_run):
 
 @pytest.mark.ddp
 def test_ddp_checkpoint_evaluates_and_resumes_in_one_process(ddp_run, tmp_path):
-    import json
-
     summary = json.loads((ddp_run.out / "summary.json").read_text())
     last = str(ddp_run.out / "checkpoints" / "last.ckpt")
     model = NormClassifier.load_from_checkpoint(last)
@@ -160,10 +159,24 @@ def test_sync_batchnorm_with_cpu_processes_is_a_usage_error(train_script, tiny_a
 
 
 def test_sync_batchnorm_check_counts_processes():
-    check_sync_batchnorm(TrainConfig(accelerator="cpu", devices="1", sync_batchnorm=True))  # one process: plain BN
+    check_sync_batchnorm(TrainConfig(accelerator="cpu", devices="1", sync_batchnorm=True))  # no process group: plain BN
     check_sync_batchnorm(TrainConfig(accelerator="cpu", devices="2"))  # no sync asked
-    with pytest.raises(UsageError, match="2 CPU processes"):
+    with pytest.raises(UsageError, match="has 2 CPU process"):
         check_sync_batchnorm(TrainConfig(accelerator="cpu", devices="1", num_nodes=2, sync_batchnorm=True))
+    with pytest.raises(UsageError, match="has 1 CPU process"):  # DDP's process group makes SyncBatchNorm refuse CPU
+        check_sync_batchnorm(TrainConfig(accelerator="cpu", devices="1", strategy="ddp", sync_batchnorm=True))
+    with pytest.raises(UsageError, match="unbiased"):  # the conversion would drop the Keras running variance
+        check_sync_batchnorm(TrainConfig(accelerator="gpu", bn_variance="biased", sync_batchnorm=True))
+
+
+@pytest.mark.ddp
+def test_sync_batchnorm_really_refuses_cpu_tensors():
+    """The premise of the check above, seen in 2 real processes: torch raises for CPU tensors."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "sync_bn_check.py"), "--device", "cpu"],
+                          capture_output=True, text=True, timeout=120)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 1 and not result["ok"]
+    assert result["error"].startswith("SyncBatchNorm expected input tensor to be on GPU")
 
 
 def test_eval_loaders_never_repeat_a_sample():
