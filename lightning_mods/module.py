@@ -58,8 +58,12 @@ class NormClassifier(L.LightningModule):
         # under DDP they sum their states over all processes once per epoch. (Not self.log(loss,
         # sync_dist=True): Lightning 2.6 floors the synced sample count when processes saw unequal
         # counts, e.g. 250 + 249 val samples, inflating the loss; Lightning-AI/pytorch-lightning#21859.)
-        self.mean_loss[f"{stage}_loss"](loss.detach(), len(y))  # forward, not update: no in-place on states
-        self.log(f"{stage}/loss", self.mean_loss[f"{stage}_loss"], on_step=False, on_epoch=True, prog_bar=stage != "test")
+        mean_loss = self.mean_loss[f"{stage}_loss"]
+        if stage == "train":
+            mean_loss.update(loss.detach(), len(y))  # the cheap call, in the hot loop
+        else:  # forward() replaces its states: trainer.validate() resets them under inference_mode,
+            mean_loss(loss.detach(), len(y))  # where an in-place add in a later fit() would raise
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test")
         self.log(f"{stage}/acc", self.acc[f"{stage}_acc"], on_step=False, on_epoch=True, prog_bar=stage == "val")
         return loss
 
