@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
@@ -132,6 +134,9 @@ class FashionMNISTDataModule(L.LightningDataModule):
                                             rank=self.trainer.global_rank, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
+        if self.trainer is not None and self.trainer.world_size > 1:  # under DDP each process batches its share:
+            share = math.ceil(len(self.splits["train"]) / self.trainer.world_size)  # DistributedSampler pads up
+            self.drop_last_train = self.norm == "bn" and share % self.batch_size == 1
         return self._loader("train", self.batch_size, shuffle=True, drop_last=self.drop_last_train)
 
     def val_dataloader(self) -> DataLoader:

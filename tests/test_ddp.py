@@ -191,3 +191,13 @@ def test_eval_loaders_never_repeat_a_sample():
     assert sorted(seen) == sorted(list(range(499)) * 2)
     padded = [i for rank in range(2) for i in DistributedSampler(datamodule.splits["val"], 2, rank, shuffle=False)]
     assert len(padded) == 500 and len(set(padded)) == 499
+
+
+def test_ddp_drops_a_last_training_batch_of_one_per_process():
+    """2,000 samples, 2 processes, batch 37: each process's 1,000 end in a batch of 1 (1000 = 27 x 37 + 1),
+    which BatchNorm cannot train on, although 2,000 = 54 x 37 + 2 does not show it."""
+    datamodule = FashionMNISTDataModule("synthetic", batch_size=37, synthetic_sizes=(2_000, 10, 10))
+    datamodule.load()
+    assert not datamodule.train_dataloader().drop_last
+    datamodule.trainer = SimpleNamespace(world_size=2, global_rank=0)
+    assert datamodule.train_dataloader().drop_last
