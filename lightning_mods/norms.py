@@ -66,7 +66,7 @@ def make_norm(
     """Build the norm layer named ``norm`` for ``num_features`` channels (features last or 2nd).
 
     >>> make_norm("ln", 64)
-    LayerNorm((64,), eps=0.001, elementwise_affine=True)
+    LayerNorm((64,), eps=0.001, elementwise_affine=True, bias=True)
     >>> make_norm("none", 64)
     Identity()
     """
