@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -54,3 +57,55 @@ class TrainConfig(NetConfig):
         if unknown:
             raise UsageError(f"unknown option(s) {', '.join(unknown)} in the config; known: {', '.join(sorted(known))}")
         return cls(**values)
+
+
+def _fits(value, hint) -> bool:
+    """Whether a YAML value has the type a TrainConfig field declares (ints pass as floats)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    for option in options:
+        if option is type(None) and value is None:
+            return True
+        if typing.get_origin(option) is list:
+            return isinstance(value, list) and all(_fits(v, typing.get_args(option)[0]) for v in value)
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if option in (int, str) and isinstance(value, option) and not isinstance(value, bool):
+            return True
+        if option is bool and isinstance(value, bool):
+            return True
+    return False
+
+
+def load_config_values(path: str | Path) -> dict:
+    """The settings in a YAML run config (``safe_load`` only: no code runs), checked against
+    TrainConfig's fields and types; any problem is a UsageError naming the file and the fix."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UsageError(f"config file {path} cannot be read ({err.strerror}); check the path") from err
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise UsageError(f"config file {path} is not valid YAML{line} ({getattr(err, 'problem', None) or err}); "
+                         "fix it, or use the config.yaml a run wrote") from None
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise UsageError(f"config file {path} must be a mapping of option: value, got {type(values).__name__}; "
+                         "use the config.yaml a run wrote as a template")
+    hints = typing.get_type_hints(TrainConfig)
+    for key, value in values.items():
+        if key not in hints:
+            close = difflib.get_close_matches(str(key), hints, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise UsageError(f"config file {path} names an unknown option {key!r}{hint}; remove or rename it "
+                             f"(known: {', '.join(hints)})")
+        if hints[key] is str and isinstance(value, int) and not isinstance(value, bool):
+            values[key] = value = str(value)  # `devices: 2` means "2"
+        if not _fits(value, hints[key]):
+            raise UsageError(f"config file {path}: {key}: {value!r} is not a valid value (expected "
+                             f"{getattr(hints[key], '__name__', hints[key])}); fix it")
+    return values

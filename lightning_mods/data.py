@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lightning_mods.errors import UsageError
 from lightning_mods.fashion_files import find_dataset
+from lightning_mods.sampling import EpochShuffle, ResumableLoader
 
 TRAIN_SIZE = 55_000  # Géron's split: the LAST 5,000 training images are the validation set
 VAL_SIZE = 5_000
@@ -85,7 +86,8 @@ class FashionMNISTDataModule(L.LightningDataModule):
     """
 
     def __init__(self, data: str = "real", data_dir=None, batch_size: int = 32, norm: str = "bn",
-                 eval_batch_size: int = 1_000, synthetic_sizes: tuple[int, int, int] = (2_000, 500, 500)) -> None:
+                 eval_batch_size: int = 1_000, synthetic_sizes: tuple[int, int, int] = (2_000, 500, 500),
+                 seed: int = 0) -> None:
         super().__init__()
         if data not in DATA_SOURCES:
             raise UsageError(f"unknown --data {data!r}; choose real or synthetic")
@@ -98,6 +100,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
             )
         self.data, self.data_dir, self.batch_size, self.norm = data, data_dir, batch_size, norm
         self.eval_batch_size, self.synthetic_sizes = eval_batch_size, synthetic_sizes
+        self.seed = seed  # the training order of epoch e depends on (seed, e) only: see sampling.py
         self.splits: dict[str, ImageBatches] = {}
         self.drop_last_train = False
 
@@ -118,8 +121,11 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, batch_size: int, shuffle: bool, drop_last: bool = False,
                 sampler: DistributedSampler | None = None) -> DataLoader:
-        return DataLoader(self.splits[split], batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                          collate_fn=keep_batch, num_workers=0, sampler=sampler)
+        if shuffle and sampler is None:  # the order of epoch e depends on (seed, e) only: see sampling.py
+            sampler = EpochShuffle(self.splits[split], self.seed)
+        loader = ResumableLoader if shuffle else DataLoader
+        return loader(self.splits[split], batch_size=batch_size, drop_last=drop_last,
+                      collate_fn=keep_batch, num_workers=0, sampler=sampler)
 
     def _eval_sampler(self, split: str) -> DistributedSampler | None:
         """Under DDP, each process evaluates every ``world_size``-th sample and none twice.

@@ -54,6 +54,7 @@ class EpochHistory(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.rows = list(state_dict.get("rows", []))
+        self._start = time.perf_counter()  # resumed mid-epoch: time the part run here
 
 
 def epochs_to(rows: list[dict], metric: str, threshold: float, below: bool = True) -> int | None:

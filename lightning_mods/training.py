@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,12 +16,16 @@ from lightning.fabric.accelerators import CPUAccelerator, CUDAAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_mods.config import TrainConfig
 from lightning_mods.data import FashionMNISTDataModule
 from lightning_mods.errors import UsageError
+from lightning_mods.guards import FiniteLossCheck, warn_doubtful
 from lightning_mods.history import EpochHistory, epochs_to
 from lightning_mods.module import NormClassifier
+from lightning_mods.resume import (InterruptCheckpoint, Interrupted, clear_run, guard_out_dir, last_checkpoint,
+                                   resume_command, sigint_as_sigterm)
 
 VAL_LOSS_TARGET = 0.4  # the homework's "epochs until val_loss < 0.4"
 
@@ -68,8 +74,9 @@ def prepare(config: TrainConfig) -> tuple[NormClassifier, FashionMNISTDataModule
     if config.epochs < 1:
         raise UsageError(f"--epochs {config.epochs} must be at least 1")
     check_sync_batchnorm(config)
-    datamodule = FashionMNISTDataModule(config.data, config.data_dir, config.batch_size, config.norm)
+    datamodule = FashionMNISTDataModule(config.data, config.data_dir, config.batch_size, config.norm, seed=config.seed)
     datamodule.load()
+    warn_doubtful(config, datamodule)
     return model, datamodule
 
 
@@ -97,8 +104,10 @@ def check_sync_batchnorm(config: TrainConfig) -> None:
 
 def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **overrides) -> L.Trainer:
     checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss",
-                                  mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False)
-    callbacks = [checkpoints, history]
+                                  mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False,
+                                  save_on_train_epoch_end=True)  # after EpochHistory's row: resumes carry it
+    last = last_checkpoint(out_dir)
+    callbacks = [checkpoints, history, FiniteLossCheck(last), InterruptCheckpoint(last)]
     if config.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=50))
     kwargs = dict(
@@ -112,23 +121,63 @@ def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **ov
     return L.Trainer(**kwargs)
 
 
-def run(config: TrainConfig, **trainer_overrides) -> RunResult:
-    """Train, validate every epoch, test the best checkpoint; write everything under the out dir."""
+def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **trainer_overrides) -> RunResult:
+    """Train, validate every epoch, test the best checkpoint; write everything under the out dir.
+
+    ``resume`` continues the run in the out dir from its ``last.ckpt``; ``overwrite`` replaces
+    the run there. Without either, an out dir holding a run is refused before anything is written.
+    """
     out_dir = config.out_dir
     model, datamodule = prepare(config)
+    if rank_zero_only.rank == 0:
+        ckpt_path = guard_out_dir(out_dir, resume, overwrite)
+        if overwrite:
+            clear_run(out_dir)
+    else:  # a DDP process that rank 0 started after checking (and writing to) the out dir
+        ckpt_path = last_checkpoint(out_dir) if resume else None
     check_out_dir(out_dir)
     if rank_zero_only.rank == 0:  # set from the launcher's env (LOCAL_RANK, RANK) before the Trainer exists
         config.save(out_dir / "config.yaml")
     history = EpochHistory(out_dir)
     trainer = make_trainer(config, out_dir, history, **trainer_overrides)
-    trainer.fit(model, datamodule=datamodule)
+    _keep_metrics_csv(trainer, out_dir)
+    try:
+        with sigint_as_sigterm() as interrupt:
+            # weights_only=True: a checkpoint is read without running any pickled code
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SIGTERMException:
+        raise _interrupted(trainer, out_dir, signal.SIGINT if interrupt["sigint"] else signal.SIGTERM) from None
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
-    test = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, verbose=False)
+    test = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, verbose=False, weights_only=True)
     result = RunResult(config, history.rows, test[0] if test else {}, _epoch_of(best_path), out_dir, trainer.global_rank)
     if trainer.is_global_zero:
         (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
     return result
+
+
+def _keep_metrics_csv(trainer: L.Trainer, out_dir: Path) -> None:
+    """Lightning's CSV logger deletes an existing metrics.csv when it starts (and warns that it
+    will): put a resumed run's rows back, so its log continues."""
+    metrics = out_dir / "metrics.csv"
+    rows = metrics.read_bytes() if metrics.is_file() else None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Experiment logs directory")
+        writers = [logger.experiment for logger in trainer.loggers if isinstance(logger, CSVLogger)]
+    if rows is not None and trainer.is_global_zero:
+        metrics.write_bytes(rows)
+        for writer in writers:  # the old header, so that appending rows never drops a column
+            writer.metrics_keys = sorted(rows.decode().splitlines()[0].split(","))
+
+
+def _interrupted(trainer: L.Trainer, out_dir: Path, signum: int) -> Interrupted:
+    saver = next(c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint))
+    name = signal.Signals(signum).name
+    if saver.saved_at is None:
+        return Interrupted(f"{name}: stopped; no checkpoint was saved; the last one, if any, is in {out_dir / 'checkpoints'}", signum)
+    epoch, step = saver.saved_at
+    return Interrupted(f"{name}: stopped at epoch {epoch + 1}, step {step} and saved {last_checkpoint(out_dir)}; "
+                       f"continue with: {resume_command(out_dir)}", signum)
 
 
 def _epoch_of(checkpoint_path: str) -> int | None:

@@ -3,6 +3,8 @@
 Writes under ``--out`` (default ``runs/<arch>-<norm>-<placement>-<activation>-seed<seed>``):
 ``config.yaml``, ``epochs.csv`` (one row per epoch), ``lightning_logs/metrics.csv`` (Lightning's CSV log),
 ``checkpoints/best.ckpt`` and ``checkpoints/last.ckpt``, ``summary.json``.
+``--resume`` continues the run in ``--out`` with its saved settings (e.g. after Ctrl+C, or with a
+larger ``--epochs``); ``--config runs/X/config.yaml --out runs/Y`` reruns a run.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import argparse
 import sys
 
 import lightning_mods  # noqa: F401  (the torch side first: see lightning_mods/__init__.py)
-from lightning_mods.config import TrainConfig
+from lightning_mods.config import TrainConfig, load_config_values
 from lightning_mods.data import DATA_SOURCES
 from lightning_mods.errors import EXIT_USAGE, UsageError
 from lightning_mods.init import INITS
 from lightning_mods.module import OPTIMIZERS
 from lightning_mods.nets import ARCHS
 from lightning_mods.norms import ACTIVATIONS, BN_VARIANCES, NORMS, PLACEMENTS
+from lightning_mods.resume import Interrupted, check_same_run, saved_values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,22 +56,49 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--num-nodes", type=int, default=d.num_nodes, help="machines taking part, each running --devices processes (default %(default)s)")
     scale.add_argument("--strategy", default=d.strategy, help="Lightning strategy: auto (ddp when devices > 1), ddp, ddp_spawn, ... (default %(default)s)")
     scale.add_argument("--sync-batchnorm", action="store_true", help="BatchNorm statistics over the global batch instead of each device's share (CUDA only)")
+    runs = p.add_argument_group("resuming and rerunning")
+    runs.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint, with its saved settings")
+    runs.add_argument("--overwrite", action="store_true", help="replace the run --out holds (without it, such an --out is refused)")
+    runs.add_argument("--config", metavar="PATH", help="take every setting from a run's config.yaml; flags given here override it")
     return p
 
 
+RUN_FLAGS = ("resume", "overwrite", "config")  # how to run, not settings of the run: not saved in config.yaml
+
+
+def parse_config(argv: list[str] | None) -> tuple[TrainConfig, dict]:
+    """The run's settings: the defaults, then ``--config`` (or, with ``--resume``, the run's own
+    config.yaml), then the flags given. Returns the config and the RUN_FLAGS."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.resume and args.config:
+        raise UsageError("--resume reads the run's own config.yaml; drop --config")
+    base = load_config_values(args.config) if args.config else {}
+    if args.resume:
+        base = saved_values(config_from_args(args).out_dir)
+    parser.set_defaults(**base)
+    config = config_from_args(args := parser.parse_args(argv))
+    if args.resume:
+        check_same_run(config, base, config.out_dir)
+    return config, {flag: getattr(args, flag) for flag in RUN_FLAGS if flag != "config"}
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig.from_dict(vars(args))
+    return TrainConfig.from_dict({k: v for k, v in vars(args).items() if k not in RUN_FLAGS})
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        config, run_flags = parse_config(argv)
         from lightning_mods.training import format_summary, run
 
-        result = run(config_from_args(args))
+        result = run(config, **run_flags)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as stop:
+        print(f"stopped: {stop}", file=sys.stderr)
+        return stop.exit_code
     if result.global_rank == 0:  # under DDP every process gets here; print once
         print(format_summary(result.summary()))
     return 0

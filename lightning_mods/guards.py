@@ -1,0 +1,78 @@
+"""Guards that keep a run from giving a silent wrong answer: warnings for doubtful settings,
+and a stop at the first non-finite training loss."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+from lightning_mods.errors import UsageError
+
+
+def warn(message: str) -> None:
+    """One ``warning: ...`` line on stderr (rank 0 only): a setting that runs, but deserves a look."""
+    if rank_zero_only.rank == 0:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def warn_doubtful(config, datamodule) -> None:
+    """Say once, before training, what the run does about settings the lesson warns of."""
+    if config.arch == "lstm" and config.norm == "bn":
+        warn("--arch lstm with --norm bn: BatchNorm's statistics are taken over the batch AND the 28 time steps, "
+             "so they change with sequence length and batch (the lesson's \"BN in an RNN\" error); "
+             "training goes on, but --norm ln is the usual choice for recurrent nets")
+    if datamodule.drop_last_train:
+        warn(f"--batch-size {config.batch_size} leaves a last training batch of 1 sample, which BatchNorm cannot "
+             "train on; that sample is dropped every epoch (pick a --batch-size that does not leave 1 to keep it)")
+
+
+class NonFiniteLoss(UsageError):
+    """The training loss became NaN or infinite; the run stopped before saving the diverged net."""
+
+
+class FiniteLossCheck(L.Callback):
+    """Stops training at the first non-finite training loss, before validation or a checkpoint
+    can record the diverged net (so ``last.ckpt`` stays the last good one).
+
+    On the CPU every step is checked (reading a CPU scalar costs nothing). On an accelerator the
+    losses are kept on the device and checked together every ``every`` steps and at the last
+    batch of each epoch (before validation and the epoch's checkpoint): one sync per check.
+    """
+
+    def __init__(self, checkpoint: Path, every: int = 50) -> None:
+        self.checkpoint, self.every = checkpoint, every
+        self._pending: list[tuple[torch.Tensor, tuple[int, int, int]]] = []  # (loss, (step, epoch, batch))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        self._pending.append((loss.detach(), (trainer.global_step, trainer.current_epoch, batch_idx)))
+        last_batch = batch_idx + 1 >= trainer.num_training_batches
+        if loss.device.type == "cpu" or last_batch or len(self._pending) >= self.every:
+            losses, where = zip(*self._pending)
+            self._pending = []
+            finite = torch.isfinite(torch.stack(losses)).tolist()  # the one host-device sync
+            everywhere = all(finite)
+            if trainer.world_size > 1:  # DDP: every process checks at the same steps; all stop together
+                everywhere = trainer.strategy.reduce_boolean_decision(all(finite), all=True)
+            if not all(finite):
+                first = finite.index(False)
+                self._stop(float(losses[first]), *where[first])
+            if not everywhere:
+                self._stop(float("nan"), *where[-1], elsewhere=True)
+
+    def _stop(self, value: float, step: int, epoch: int, batch_idx: int, elsewhere: bool = False) -> None:
+        kept = "no checkpoint had been saved yet"
+        if self.checkpoint.is_file():
+            state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+            kept = f"the last good checkpoint {self.checkpoint} (epoch {state['epoch'] + 1}, step {state['global_step']}) is kept"
+        loss = "non-finite on another process by" if elsewhere else "NaN at" if value != value else f"{value} at"
+        raise NonFiniteLoss(
+            f"the training loss became {loss} epoch {epoch + 1}, step {step} (batch {batch_idx + 1} of the epoch); "
+            f"training stopped and {kept}; lower --lr and start again with --overwrite"
+        )

@@ -1,0 +1,132 @@
+"""Runs that survive interruption: the out-dir guard, resuming from ``last.ckpt``, a resumable
+checkpoint on SIGTERM/SIGINT, and the RNG states carried in every checkpoint."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from lightning_mods.config import TrainConfig, load_config_values
+from lightning_mods.errors import UsageError
+
+RUN_FILES = ("config.yaml", "epochs.csv", "metrics.csv", "hparams.yaml", "summary.json", "checkpoints")
+RESUMABLE = {"epochs", "progress", "accelerator", "devices", "data_dir", "out"}  # may change on --resume
+
+
+def last_checkpoint(out_dir: Path) -> Path:
+    return out_dir / "checkpoints" / "last.ckpt"
+
+
+def resume_command(out_dir: Path) -> str:
+    return f"python scripts/train.py --resume --out {out_dir}"
+
+
+def saved_values(out_dir: Path) -> dict:
+    """The settings of the run in ``out_dir`` (its config.yaml), for ``--resume``."""
+    if not (out_dir / "config.yaml").is_file():
+        raise UsageError(f"--resume: {out_dir} holds no run (no config.yaml); check --out, or drop --resume to start one")
+    return load_config_values(out_dir / "config.yaml")
+
+
+def check_same_run(config: TrainConfig, saved: dict, out_dir: Path) -> None:
+    """Refuse a resume whose settings differ from the run's, except those that may change."""
+    changed = [f"--{key.replace('_', '-')} {getattr(config, key)!r} (the run has {value!r})"
+               for key, value in saved.items() if key not in RESUMABLE and getattr(config, key) != value]
+    if changed:
+        raise UsageError(f"--resume: {'; '.join(changed)} differ(s) from {out_dir / 'config.yaml'}; drop the flag(s) "
+                         "to continue the run, or start a new one with another --out")
+
+
+def guard_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> Path | None:
+    """Refuse to mix two runs in one folder; the checkpoint to resume from, if any. Writes nothing."""
+    if resume and overwrite:
+        raise UsageError("--resume continues the run in --out and --overwrite replaces it; pass only one")
+    if resume:
+        checkpoint = last_checkpoint(out_dir)
+        if not checkpoint.is_file():
+            raise UsageError(f"--resume: {checkpoint} does not exist (the run stopped before its first checkpoint); "
+                             "start it afresh with --overwrite")
+        return checkpoint
+    held = [name for name in RUN_FILES if (out_dir / name).exists()]
+    if held and not overwrite:
+        raise UsageError(f"--out {out_dir} already holds a run ({', '.join(held)}); pass --resume to continue it, "
+                         "--overwrite to replace it, or choose another --out")
+    return None
+
+
+def clear_run(out_dir: Path) -> None:
+    """Delete a previous run's files (only those a run writes) for ``--overwrite``."""
+    for name in RUN_FILES:
+        path = out_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+class Interrupted(Exception):
+    """The run was stopped by a signal; the message says what was saved and how to go on."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+class InterruptCheckpoint(L.Callback):
+    """Saves a resumable ``last.ckpt`` when Lightning stops on SIGTERM (after the current batch),
+    unless the net has diverged. Also carries the torch RNG states in every checkpoint, which
+    Lightning does not save, so a resumed run draws the same random numbers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.saved_at: tuple[int, int] | None = None  # (epoch, step) of the interrupt checkpoint
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if not isinstance(exception, SIGTERMException):
+            return
+        if not all(torch.isfinite(p).all() for p in pl_module.parameters()):
+            return  # keep the last good checkpoint
+        partial = self.path.with_suffix(".partial")
+        trainer.save_checkpoint(partial, weights_only=False)  # everything, optimizer and loops too
+        if trainer.is_global_zero:
+            os.replace(partial, self.path)  # atomic: a kill during the save leaves the old last.ckpt
+        self.saved_at = (trainer.current_epoch, trainer.global_step)
+
+    def state_dict(self) -> dict:
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+        return {"torch_rng": torch.get_rng_state(), "cuda_rng": cuda}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        torch.set_rng_state(state_dict["torch_rng"])
+        if state_dict.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda_rng"])
+
+
+@contextmanager
+def sigint_as_sigterm():
+    """A first Ctrl+C stops like SIGTERM (Lightning finishes the batch, we save); a second one
+    stops at once. Yields a dict whose ``"sigint"`` is True once Ctrl+C was pressed."""
+    state = {"sigint": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def on_sigint(signum, frame):
+        if state["sigint"] or signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
+            raise KeyboardInterrupt  # second Ctrl+C, or Lightning is not listening for SIGTERM
+        state["sigint"] = True
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
