@@ -4,6 +4,7 @@ checkpoint on SIGTERM/SIGINT, and the RNG states carried in every checkpoint."""
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
 import threading
@@ -54,12 +55,29 @@ def guard_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> Path | None:
         if not checkpoint.is_file():
             raise UsageError(f"--resume: {checkpoint} does not exist (the run stopped before its first checkpoint); "
                              "start it afresh with --overwrite")
+        check_checkpoint(checkpoint)
         return checkpoint
     held = [name for name in RUN_FILES if (out_dir / name).exists()]
     if held and not overwrite:
         raise UsageError(f"--out {out_dir} already holds a run ({', '.join(held)}); pass --resume to continue it, "
                          "--overwrite to replace it, or choose another --out")
     return None
+
+
+def check_checkpoint(path: Path) -> None:
+    """Refuse a checkpoint that is unreadable or holds more than tensors and plain data: it is
+    read with ``weights_only=True``, which never runs the code a pickle may carry."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        why = next((line for line in str(err).splitlines() if "GLOBAL" in line), "unpickling refused")[:160]
+        raise UsageError(f"{path} holds objects other than tensors and plain data ({why.strip()}); it was not loaded, "
+                         "as loading it could run code; resume only from checkpoints this project wrote") from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise UsageError(f"{path} cannot be read ({type(err).__name__}: {str(err)[:160]}): it is truncated or not "
+                         "a checkpoint; start the run afresh with --overwrite") from None
+    if not isinstance(state, dict) or not {"state_dict", "loops", "optimizer_states"} <= set(state):
+        raise UsageError(f"{path} is not a full Lightning training checkpoint; start the run afresh with --overwrite")
 
 
 def clear_run(out_dir: Path) -> None:

@@ -142,7 +142,9 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
     trainer = make_trainer(config, out_dir, history, **trainer_overrides)
     _keep_metrics_csv(trainer, out_dir)
     try:
-        with sigint_as_sigterm() as interrupt:
+        with sigint_as_sigterm() as interrupt, warnings.catch_warnings():
+            if ckpt_path is not None:  # a resumed run's checkpoint folder is meant to hold checkpoints
+                warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
             # weights_only=True: a checkpoint is read without running any pickled code
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except SIGTERMException:

@@ -1,0 +1,140 @@
+"""Interrupted runs resume with nothing lost: a run stopped at an epoch boundary, or killed
+mid-epoch by SIGTERM or SIGINT, ends with exactly the weights of an uninterrupted run; an --out
+that holds a run is never silently mixed with another."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_mods.errors import EXIT_USAGE
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EPOCHS = 3
+ARGS = ["--data", "synthetic", "--hidden", "32", "16", "--batch-size", "128", "--optimizer", "adam",
+        "--accelerator", "cpu", "--devices", "1", "--no-progress"]  # 16 steps per epoch
+
+
+def rows(out, columns=None) -> list[dict]:
+    with (out / "epochs.csv").open() as handle:
+        return [{k: v for k, v in row.items() if k != "seconds" and (columns is None or k in columns)}
+                for row in csv.DictReader(handle)]
+
+
+def weights(out) -> dict[str, torch.Tensor]:
+    return torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"weights differ (tolerance 0): {different}"
+
+
+@pytest.fixture(scope="module")
+def train():
+    """scripts/train.py as a module (conftest's ``train_script``, shared by the module's tests)."""
+    spec = importlib.util.spec_from_file_location("scripts_train_resume", ROOT / "scripts" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def reference(train, tmp_path_factory):
+    """An uninterrupted run of EPOCHS epochs."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    assert train.main(ARGS + ["--epochs", str(EPOCHS), "--out", str(out)]) == 0
+    return out
+
+
+def test_resume_at_epoch_boundary_equals_uninterrupted_run(train, reference, tmp_path):
+    out = tmp_path / "run"
+    assert train.main(ARGS + ["--epochs", "2", "--out", str(out)]) == 0
+    logged = (out / "metrics.csv").read_text().splitlines()
+    assert train.main(["--resume", "--epochs", str(EPOCHS), "--out", str(out)]) == 0  # the saved settings
+    assert rows(out) == rows(reference)  # every metric of every epoch, bit for bit
+    assert_same_weights(weights(out), weights(reference))
+    assert (out / "metrics.csv").read_text().splitlines()[: len(logged)] == logged  # the log continues
+
+
+def test_rerun_from_saved_config_is_identical(train, reference, tmp_path):
+    """The same settings and seed twice give the same metrics, bit for bit: config.yaml holds them all."""
+    out = tmp_path / "rerun"
+    assert train.main(["--config", str(reference / "config.yaml"), "--out", str(out)]) == 0
+    assert rows(out) == rows(reference)
+    assert_same_weights(weights(out), weights(reference))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_killed_mid_epoch_resumes_to_the_same_weights(train, reference, tmp_path, signum):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # Many epochs, so that it is surely still training when killed; resumed with --epochs EPOCHS, as
+    # the order of epoch e depends on (seed, e) alone and nothing else depends on the epoch count.
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"), *ARGS, "--epochs", "50", "--out", str(out)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "epochs.csv").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait for a finished epoch: training is under way, epoch 2 begins
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    name = signal.Signals(signum).name
+    stopped = [line for line in err.splitlines() if line.startswith("stopped: ")]
+    assert process.returncode == 128 + signum, err
+    assert len(stopped) == 1 and f"{name}: stopped at epoch" in stopped[0], err
+    assert f"continue with: python scripts/train.py --resume --out {out}" in stopped[0]
+    assert not (out / "summary.json").exists()
+    assert train.main(["--resume", "--epochs", str(EPOCHS), "--out", str(out)]) == 0
+    assert_same_weights(weights(out), weights(reference))
+    # Validation is exact too; the interrupted epoch's train/* average only the batches run after the resume.
+    assert rows(out, {"epoch", "val/loss", "val/acc"}) == rows(reference, {"epoch", "val/loss", "val/acc"})
+
+
+def refused(train, argv, capsys) -> str:
+    code = train.main(argv)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == EXIT_USAGE and len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
+
+
+def snapshot(folder) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_out_holding_a_run_is_refused_unless_resume_or_overwrite(train, reference, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    before = snapshot(out)
+    line = refused(train, ARGS + ["--epochs", "1", "--out", str(out)], capsys)
+    assert "already holds a run" in line and "--resume" in line and "--overwrite" in line
+    line = refused(train, ["--resume", "--lr", "0.5", "--out", str(out)], capsys)
+    assert "--lr 0.5" in line and "differ" in line
+    line = refused(train, ARGS + ["--resume", "--overwrite", "--out", str(out)], capsys)
+    assert "pass only one" in line
+    assert snapshot(out) == before  # nothing written by any refusal
+    assert train.main(ARGS + ["--epochs", "1", "--overwrite", "--out", str(out)]) == 0
+    assert [row["epoch"] for row in rows(out)] == ["1"]  # replaced, not mixed
+
+
+def test_resume_without_a_checkpoint_is_refused(train, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "holds no run" in refused(train, ARGS + ["--resume", "--out", str(empty)], capsys)
+    started = tmp_path / "started"  # killed before its first checkpoint: a config and nothing else
+    started.mkdir()
+    (started / "config.yaml").write_text("data: synthetic\nhidden: [32, 16]\n")
+    line = refused(train, ["--resume", "--out", str(started)], capsys)
+    assert "last.ckpt does not exist" in line and "--overwrite" in line
