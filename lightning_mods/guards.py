@@ -41,10 +41,11 @@ class FiniteLossCheck(L.Callback):
     On the CPU every step is checked (reading a CPU scalar costs nothing). On an accelerator the
     losses are kept on the device and checked together every ``every`` steps and at the last
     batch of each epoch (before validation and the epoch's checkpoint): one sync per check.
+    ``every_step`` forces one way or the other (``None``: by device).
     """
 
-    def __init__(self, checkpoint: Path, every: int = 50) -> None:
-        self.checkpoint, self.every = checkpoint, every
+    def __init__(self, checkpoint: Path, every: int = 50, every_step: bool | None = None) -> None:
+        self.checkpoint, self.every, self.every_step = checkpoint, every, every_step
         self._pending: list[tuple[torch.Tensor, tuple[int, int, int]]] = []  # (loss, (step, epoch, batch))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
@@ -53,7 +54,8 @@ class FiniteLossCheck(L.Callback):
             return
         self._pending.append((loss.detach(), (trainer.global_step, trainer.current_epoch, batch_idx)))
         last_batch = batch_idx + 1 >= trainer.num_training_batches
-        if loss.device.type == "cpu" or last_batch or len(self._pending) >= self.every:
+        every_step = loss.device.type == "cpu" if self.every_step is None else self.every_step
+        if every_step or last_batch or len(self._pending) >= self.every:
             losses, where = zip(*self._pending)
             self._pending = []
             finite = torch.isfinite(torch.stack(losses)).tolist()  # the one host-device sync

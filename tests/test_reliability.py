@@ -7,13 +7,16 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import shutil
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from lightning_mods.config import TrainConfig
 from lightning_mods.errors import EXIT_USAGE
-from lightning_mods.fashion_files import FILE_MD5
+from lightning_mods.fashion_files import DEBIAN_DIR, FILE_MD5
+from lightning_mods.guards import FiniteLossCheck, NonFiniteLoss
 from lightning_mods.module import NormClassifier
 from lightning_mods.training import prepare
 
@@ -57,6 +60,24 @@ def test_truncated_dataset_file_is_refused(train_script, tiny_args, tmp_path, ca
         (data / f"{name}.gz").write_bytes(whole[: len(whole) // 2])  # cut mid-stream
     line = refused(train_script, tiny_args + ["--data", "real", "--data-dir", str(data)], capsys)
     assert "truncated or corrupt" in line and "--data-dir" in line
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="the real dataset is not installed")
+@pytest.mark.parametrize("damage", ["truncate", "alter"])
+def test_damaged_copy_of_the_real_dataset_is_refused(train_script, tiny_args, tmp_path, capsys, no_cache, damage):
+    data = tmp_path / "fashion"
+    shutil.copytree(DEBIAN_DIR, data)
+    labels = data / "t10k-labels-idx1-ubyte.gz"
+    content = gzip.decompress(labels.read_bytes())
+    if damage == "truncate":
+        labels.write_bytes(labels.read_bytes()[:-1_000])
+    else:  # one label changed, a valid gzip file: only the checksum can tell
+        labels.write_bytes(gzip.compress(content[:-1] + bytes([(content[-1] + 1) % 10])))
+    line = refused(train_script, tiny_args + ["--data", "real", "--data-dir", str(data)], capsys)
+    assert str(labels) in line
+    assert ("truncated or corrupt" if damage == "truncate" else "wrong content") in line
     assert not (tmp_path / "run").exists()
 
 
@@ -129,6 +150,22 @@ def test_non_finite_loss_stops_at_once_and_keeps_last_good_checkpoint(train_scri
     assert all(torch.isfinite(t).all() for t in last["state_dict"].values())
     assert len(metric_rows(tmp_path / "run" / "epochs.csv")) == 1
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_non_finite_check_batched_as_on_an_accelerator(tmp_path):
+    """The accelerator path (losses checked every few steps, one sync) names the first bad step."""
+    check = FiniteLossCheck(tmp_path / "none.ckpt", every=4, every_step=False)
+    trainer = SimpleNamespace(global_step=0, current_epoch=2, num_training_batches=100)
+
+    def step(batch_idx: int, loss: float) -> None:
+        trainer.global_step += 1
+        check.on_train_batch_end(trainer, None, {"loss": torch.tensor(loss)}, None, batch_idx)
+
+    for batch_idx, loss in enumerate([1.0, 2.0, float("inf")]):
+        step(batch_idx, loss)
+    assert len(check._pending) == 3  # not looked at yet: no host-device sync so far
+    with pytest.raises(NonFiniteLoss, match=r"became inf at epoch 3, step 3 \(batch 3 of the epoch\)"):
+        step(3, float("nan"))
 
 
 class RunsCode:
