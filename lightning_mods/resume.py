@@ -70,7 +70,10 @@ def check_checkpoint(path: Path) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        why = next((line for line in str(err).splitlines() if "GLOBAL" in line), "unpickling refused")[:160]
+        why = next((line for line in str(err).splitlines() if "GLOBAL" in line), None)
+        if why is None:  # not a refused object: the bytes themselves are bad
+            raise UsageError(f"{path} cannot be read ({str(err)[:160]}): it is truncated or not a checkpoint; "
+                             "start the run afresh with --overwrite") from None
         raise UsageError(f"{path} holds objects other than tensors and plain data ({why.strip()}); it was not loaded, "
                          "as loading it could run code; resume only from checkpoints this project wrote") from None
     except (RuntimeError, EOFError, OSError) as err:

@@ -190,3 +190,5 @@ def test_checkpoint_with_code_is_refused(train_script, tiny_args, tmp_path, caps
     assert str(last) in line and "GLOBAL" in line and "could run code" in line
     assert not (tmp_path / "code-ran").exists()
     assert (tmp_path / "run" / "config.yaml").read_bytes() == before
+    last.write_bytes(last.read_bytes()[:1_000])
+    assert "truncated or not a checkpoint" in refused(train_script, tiny_args + ["--resume"], capsys)

@@ -32,6 +32,19 @@ def rows(out, columns=None) -> list[dict]:
                 for row in csv.DictReader(handle)]
 
 
+def first_epoch_seconds(out, process, timeout: float = 120) -> float:
+    """Wait for the first row of epochs.csv (the file may be mid-write) and return its seconds."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with (out / "epochs.csv").open() as handle:
+                return float(next(csv.DictReader(handle))["seconds"])
+        except (FileNotFoundError, StopIteration, KeyError, TypeError, ValueError):
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"no epoch finished: {process.communicate()[1]}")
+
+
 def weights(out) -> dict[str, torch.Tensor]:
     return torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
@@ -85,13 +98,13 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(train, reference, tmp_path
     # the order of epoch e depends on (seed, e) alone and nothing else depends on the epoch count.
     command = [sys.executable, str(ROOT / "scripts" / "train.py"), *ARGS, "--epochs", "50", "--out", str(out)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (out / "epochs.csv").exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # wait for a finished epoch: training is under way, epoch 2 begins
+    seconds = first_epoch_seconds(out, process)  # an epoch is done: training is under way
+    time.sleep(0.5 * seconds)  # about half way through epoch 2
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     name = signal.Signals(signum).name
     stopped = [line for line in err.splitlines() if line.startswith("stopped: ")]
+    print(stopped)  # where the kill landed (pytest -rP shows it)
     assert process.returncode == 128 + signum, err
     assert len(stopped) == 1 and f"{name}: stopped at epoch" in stopped[0], err
     assert f"continue with: python scripts/train.py --resume --out {out}" in stopped[0]
