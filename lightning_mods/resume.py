@@ -18,7 +18,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning_mods.config import TrainConfig, load_config_values
 from lightning_mods.errors import UsageError
 
-RUN_FILES = ("config.yaml", "epochs.csv", "metrics.csv", "hparams.yaml", "summary.json", "checkpoints")
+RUN_FILES = ("config.yaml", "epochs.csv", "summary.json", "checkpoints", "lightning_logs")
 RESUMABLE = {"epochs", "progress", "accelerator", "devices", "data_dir", "out"}  # may change on --resume
 
 

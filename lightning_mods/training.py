@@ -140,7 +140,7 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
         config.save(out_dir / "config.yaml")
     history = EpochHistory(out_dir)
     trainer = make_trainer(config, out_dir, history, **trainer_overrides)
-    _keep_metrics_csv(trainer, out_dir)
+    _keep_metrics_csv(trainer)
     try:
         with sigint_as_sigterm() as interrupt, warnings.catch_warnings():
             if ckpt_path is not None:  # a resumed run's checkpoint folder is meant to hold checkpoints
@@ -158,18 +158,20 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
     return result
 
 
-def _keep_metrics_csv(trainer: L.Trainer, out_dir: Path) -> None:
+def _keep_metrics_csv(trainer: L.Trainer) -> None:
     """Lightning's CSV logger deletes an existing metrics.csv when it starts (and warns that it
     will): put a resumed run's rows back, so its log continues."""
-    metrics = out_dir / "metrics.csv"
-    rows = metrics.read_bytes() if metrics.is_file() else None
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Experiment logs directory")
-        writers = [logger.experiment for logger in trainer.loggers if isinstance(logger, CSVLogger)]
-    if rows is not None and trainer.is_global_zero:
-        metrics.write_bytes(rows)
-        for writer in writers:  # the old header, so that appending rows never drops a column
-            writer.metrics_keys = sorted(rows.decode().splitlines()[0].split(","))
+    for logger in trainer.loggers:
+        if not isinstance(logger, CSVLogger):
+            continue
+        metrics = Path(logger.log_dir) / "metrics.csv"
+        rows = metrics.read_bytes() if metrics.is_file() else None
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Experiment logs directory")
+            writer = logger.experiment  # creating the writer is what deletes the file
+        if rows and trainer.is_global_zero:
+            metrics.write_bytes(rows)
+            writer.metrics_keys = sorted(rows.decode().splitlines()[0].split(","))  # appended rows keep every column
 
 
 def _interrupted(trainer: L.Trainer, out_dir: Path, signum: int) -> Interrupted:

@@ -32,19 +32,6 @@ def rows(out, columns=None) -> list[dict]:
                 for row in csv.DictReader(handle)]
 
 
-def first_epoch_seconds(out, process, timeout: float = 120) -> float:
-    """Wait for the first row of epochs.csv (the file may be mid-write) and return its seconds."""
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            with (out / "epochs.csv").open() as handle:
-                return float(next(csv.DictReader(handle))["seconds"])
-        except (FileNotFoundError, StopIteration, KeyError, TypeError, ValueError):
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"no epoch finished: {process.communicate()[1]}")
-
-
 def weights(out) -> dict[str, torch.Tensor]:
     return torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
@@ -75,11 +62,11 @@ def reference(train, tmp_path_factory):
 def test_resume_at_epoch_boundary_equals_uninterrupted_run(train, reference, tmp_path):
     out = tmp_path / "run"
     assert train.main(ARGS + ["--epochs", "2", "--out", str(out)]) == 0
-    logged = (out / "metrics.csv").read_text().splitlines()
+    logged = (out / "lightning_logs" / "metrics.csv").read_text().splitlines()
     assert train.main(["--resume", "--epochs", str(EPOCHS), "--out", str(out)]) == 0  # the saved settings
     assert rows(out) == rows(reference)  # every metric of every epoch, bit for bit
     assert_same_weights(weights(out), weights(reference))
-    assert (out / "metrics.csv").read_text().splitlines()[: len(logged)] == logged  # the log continues
+    assert (out / "lightning_logs" / "metrics.csv").read_text().splitlines()[: len(logged)] == logged  # continued
 
 
 def test_rerun_from_saved_config_is_identical(train, reference, tmp_path):
@@ -90,24 +77,49 @@ def test_rerun_from_saved_config_is_identical(train, reference, tmp_path):
     assert_same_weights(weights(out), weights(reference))
 
 
+# The child: the real script, whose training stands still at step PAUSE_AT (mid-epoch 2) until a
+# signal arrives, so that the kill lands mid-epoch on any machine, busy or not.
+PAUSE_AT = 20  # 16 steps per epoch: the 5th batch of epoch 2
+CHILD = """
+import runpy, sys, time
+from pathlib import Path
+import lightning_mods
+from lightning_mods.module import NormClassifier
+
+marker, step = Path(sys.argv[1]), NormClassifier.training_step
+
+def paused(self, batch, batch_idx):
+    if self.global_step == %d:
+        marker.touch()
+        while not self.trainer.received_sigterm:  # SIGINT too: it is turned into SIGTERM
+            time.sleep(0.01)
+    return step(self, batch, batch_idx)
+
+NormClassifier.training_step = paused
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+""" % PAUSE_AT
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_killed_mid_epoch_resumes_to_the_same_weights(train, reference, tmp_path, signum):
-    out = tmp_path / "run"
+    out, marker = tmp_path / "run", tmp_path / "paused"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    # Many epochs, so that it is surely still training when killed; resumed with --epochs EPOCHS, as
-    # the order of epoch e depends on (seed, e) alone and nothing else depends on the epoch count.
-    command = [sys.executable, str(ROOT / "scripts" / "train.py"), *ARGS, "--epochs", "50", "--out", str(out)]
+    # Many epochs: it must be the signal that stops it. Resumed with --epochs EPOCHS, as the order of
+    # epoch e depends on (seed, e) alone and nothing else depends on the epoch count.
+    command = [sys.executable, "-c", CHILD, str(marker), str(ROOT / "scripts" / "train.py"), *ARGS,
+               "--epochs", "50", "--out", str(out)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seconds = first_epoch_seconds(out, process)  # an epoch is done: training is under way
-    time.sleep(0.5 * seconds)  # about half way through epoch 2
+    deadline = time.monotonic() + 300
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     name = signal.Signals(signum).name
     stopped = [line for line in err.splitlines() if line.startswith("stopped: ")]
-    print(stopped)  # where the kill landed (pytest -rP shows it)
     assert process.returncode == 128 + signum, err
-    assert len(stopped) == 1 and f"{name}: stopped at epoch" in stopped[0], err
-    assert f"continue with: python scripts/train.py --resume --out {out}" in stopped[0]
+    assert stopped == [f"stopped: {name}: stopped at epoch 2, step {PAUSE_AT + 1} and saved "
+                       f"{out / 'checkpoints' / 'last.ckpt'}; continue with: python scripts/train.py --resume --out {out}"]
     assert not (out / "summary.json").exists()
     assert train.main(["--resume", "--epochs", str(EPOCHS), "--out", str(out)]) == 0
     assert_same_weights(weights(out), weights(reference))
