@@ -155,7 +155,7 @@ def test_non_finite_loss_stops_at_once_and_keeps_last_good_checkpoint(train_scri
 def test_non_finite_check_batched_as_on_an_accelerator(tmp_path):
     """The accelerator path (losses checked every few steps, one sync) names the first bad step."""
     check = FiniteLossCheck(tmp_path / "none.ckpt", every=4, every_step=False)
-    trainer = SimpleNamespace(global_step=0, current_epoch=2, num_training_batches=100)
+    trainer = SimpleNamespace(global_step=0, current_epoch=2, num_training_batches=100, world_size=1)
 
     def step(batch_idx: int, loss: float) -> None:
         trainer.global_step += 1
