@@ -43,7 +43,7 @@ def ddp_run(tmp_path_factory):
     proc = subprocess.run([sys.executable, str(PROBE), *ARGS, "--out", str(out)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    ranks = [torch.load(out / "probe" / f"rank{r}.pt", weights_only=False) for r in range(DEVICES)]
+    ranks = [torch.load(out / "probe" / f"rank{r}.pt", weights_only=True) for r in range(DEVICES)]
     return SimpleNamespace(out=out, stdout=proc.stdout, ranks=ranks)
 
 
@@ -127,7 +127,7 @@ def test_bn_moving_statistics_are_per_replica_without_sync(ddp_run):
     # At the end the replicas' statistics differ (each from its own last half-batch); the checkpoint keeps rank 0's.
     last0, last1 = rank0["bn_after_last_step"], rank1["bn_after_last_step"]
     assert max((last0[k] - last1[k]).abs().max() for k in last0) > 1e-4
-    saved = torch.load(ddp_run.out / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    saved = torch.load(ddp_run.out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     assert all(torch.equal(saved[k], last0[k]) for k in last0)
 
 
