@@ -48,7 +48,7 @@ def analyse(fits, settings: Settings) -> Report:
     return Report(
         name="ex1", title="Exercise 1: the MLP with and without BatchNorm",
         setup=(f"MLP {fits[0].spec.config.hidden}, BN before ReLU, SGD lr 0.01, batch 32, He init (the same "
-               f"initial weights for both per seed), {epochs} epochs, {settings.seeds} seeds, {settings.data} data. "
+               f"initial weights for both per seed), {epochs} epochs, {settings.seeds} seed(s), {settings.data} data. "
                "Seconds are training-step wall time only (validation excluded), measured on this machine."),
         columns=["norm", "epochs to val acc >= 0.85 (mean)", "per seed", "seconds to 0.85 (mean)",
                  "s / epoch", "final val loss", "final val acc"],
@@ -66,8 +66,8 @@ def _paragraph(summary: dict) -> str:
     else:
         faster = "fewer" if e_bn < e_none else "more" if e_bn > e_none else "as many"
         lead = (f"With BatchNorm the MLP reached val accuracy 0.85 after {e_bn:.2f} epochs on average, "
-                f"{faster} than the {e_none:.2f} without it ({100 * (1 - e_bn / e_none):+.0f}% fewer epochs); "
-                f"in wall time {s_bn:.1f} s against {s_none:.1f} s ({100 * (1 - s_bn / s_none):+.0f}% less), "
+                f"{faster} than the {e_none:.2f} without it ({100 * (1 - e_bn / e_none):.0f}% fewer epochs); "
+                f"in wall time {s_bn:.1f} s against {s_none:.1f} s ({100 * (1 - s_bn / s_none):.0f}% less), "
                 f"since a BN epoch costs {bn['seconds_per_epoch'] / none['seconds_per_epoch']:.2f}x a plain one.")
     tail = (f" After the last epoch BN's val loss is {mean(bn['final_val_loss']):.4f} against "
             f"{mean(none['final_val_loss']):.4f} (lowest over the epochs: {mean(bn['min_val_loss']):.4f} vs "

@@ -44,7 +44,7 @@ def analyse(fits, settings: Settings) -> Report:
     return Report(
         name="ex2", title="Exercise 2: BatchNorm before or after the activation",
         setup=(f"MLP {fits[0].spec.config.hidden} with BN; before: Linear -> BN -> act, after: Linear -> act -> BN; "
-               f"SGD lr 0.01, batch 32, He init, {epochs} epochs, {settings.seeds} seeds, {settings.data} data."),
+               f"SGD lr 0.01, batch 32, He init, {epochs} epochs, {settings.seeds} seed(s), {settings.data} data."),
         columns=["activation", "BN", "final val acc", "final val loss", "lowest val loss", "epochs to val loss < 0.4 (per seed)"],
         rows=rows, paragraph=_paragraph(verdicts), figures=standard_figures(fits, "Ex. 2: BN before / after the activation"),
         results={"settings": settings.__dict__, "summary": summary, "verdicts": verdicts, "runs": histories(fits)},
@@ -63,9 +63,11 @@ def _verdict(before: list[float], after: list[float]) -> dict:
 def _paragraph(verdicts: dict) -> str:
     def says(a):
         v = verdicts[a]
-        strength = "more than" if v["beyond_noise"] else "within"
-        return (f"with {a.upper()}, BN {v['winner']} the activation ends higher by {abs(v['difference']):.4f} val accuracy, "
-                f"{strength} the seed-to-seed spread ({v['seed_std']:.4f})")
+        if v["seed_std"] == 0:
+            noise = "(one seed: no spread over seeds to judge it against)"
+        else:
+            noise = f"{'more than' if v['beyond_noise'] else 'within'} the seed-to-seed spread ({v['seed_std']:.4f})"
+        return f"with {a.upper()}, BN {v['winner']} the activation ends higher by {abs(v['difference']):.4f} val accuracy, {noise}"
 
     relu, gelu = verdicts["relu"], verdicts["gelu"]
     holds = relu["winner"] == "before" and gelu["winner"] == "after"
@@ -73,8 +75,8 @@ def _paragraph(verdicts: dict) -> str:
     if firm:
         verdict = "The data supports the lesson's claim (before wins with ReLU, after with GELU)."
     elif holds:
-        verdict = ("The ordering matches the lesson's claim, but at least one difference is within the seed noise, "
-                   "so the data does not firmly support it.")
+        verdict = ("The ordering matches the lesson's claim, but at least one difference is not beyond the seed "
+                   "noise, so the data does not firmly support it.")
     else:
         verdict = "The data does NOT support the lesson's claim that BN before wins with ReLU and after with GELU."
     return f"Measured: {says('relu')}; {says('gelu')}. {verdict}"

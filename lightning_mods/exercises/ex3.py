@@ -31,7 +31,7 @@ def analyse(fits, settings: Settings) -> Report:
     epochs = len(fits[0].history)
     return Report(
         name="ex3", title="Exercise 3: training-mode vs inference-mode predictions",
-        setup=(f"MLP {fits[0].spec.config.hidden}, SGD lr 0.01, batch {BATCH}, {epochs} epochs, {settings.seeds} seeds, "
+        setup=(f"MLP {fits[0].spec.config.hidden}, SGD lr 0.01, batch {BATCH}, {epochs} epochs, {settings.seeds} seed(s), "
                f"{settings.data} data. Probe: the first {BATCH} validation images as one batch, predicted with "
                "model.eval() and with model.train() (on a copy, so the running statistics stay untouched); "
                f"accuracies over the whole validation set in batches of {BATCH}."),
@@ -53,4 +53,4 @@ def _paragraph(probes: dict) -> str:
             f"{mean(p['mean_abs_logit_change'] for p in bn):.4g} on average; over the whole validation set the "
             f"training-mode accuracy is {mean(p['train_mode_acc'] for p in bn):.4f} against "
             f"{mean(p['eval_acc'] for p in bn):.4f} in inference mode. {ln_words} (largest logit difference "
-            f"{ln_max:.2g}, float rounding), since LN normalizes each sample by itself.")
+            f"{ln_max:.2g}), since LN normalizes each sample by itself.")

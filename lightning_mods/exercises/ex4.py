@@ -62,7 +62,7 @@ def analyse(fits, settings: Settings) -> Report:
     return Report(
         name="ex4", title="Exercise 4: BatchNorm, LayerNorm and GroupNorm at small batch sizes",
         setup=(f"MLP {fits[0].spec.config.hidden}, norm before ReLU, GN with {fits[0].spec.config.groups} groups, "
-               f"SGD lr 0.01, {settings.seeds} seeds, {settings.data} data. BOUNDED: each run trains {epochs} epochs of "
+               f"SGD lr 0.01, {settings.seeds} seed(s), {settings.data} data. BOUNDED: each run trains {epochs} epochs of "
                f"{settings.images_per_epoch} images (a random subset each epoch, not the full 55,000), the same for every "
                f"batch size and norm. Loss std: over the last {LAST_STEPS} training steps. Training-mode accuracy: the "
                "validation set predicted with model.train() in batches of the training batch size; gap = training-mode "
@@ -82,7 +82,7 @@ def _batch_figure(measured: dict, seeds: int) -> plt.Figure:
     ax.set_xscale("log", base=2)
     ax.set_xticks(BATCH_SIZES, [str(b) for b in BATCH_SIZES])
     ax.set(xlabel="batch size", ylabel="validation accuracy (inference mode)",
-           title=f"Val accuracy vs batch size (same images per run; mean, band: min-max over {seeds} seeds)")
+           title=f"Val accuracy vs batch size (same images per run; mean, band: min-max over {seeds} seed{'s' * (seeds > 1)})")
     ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -104,8 +104,14 @@ def _paragraph(measured: dict) -> str:
     gaps = ", ".join(f"batch {b} {mean(m['mode_gap'] for m in measured[label('bn', b)]):+.4f}" for b in BATCH_SIZES)
     nans = [name for name, ms in measured.items() if any(m["nan"] for m in ms)]
     trend = "; ".join(f"{n.upper()} {acc(n, small):.4f} at batch {small} vs {acc(n, large):.4f} at {large}" for n in NORMS)
+    bn_large = measured[label("bn", large)]
+    lag = ""
+    if mean(m["mode_gap"] for m in bn_large) > 0:
+        lag = (f" At batch {large} BN is better in training mode than in inference mode: after only "
+               f"{bn_large[0]['steps']} steps its running averages (torch momentum 0.01, Keras's 0.99) have not yet "
+               "caught up with the batch statistics, so inference uses stale ones.")
     return (f"At batch size {FOCUS}: val accuracy {focus} (best: {best.upper()}); loss std over the last steps {stds}. "
             f"BN's training-mode minus inference-mode accuracy: {gaps} (LN and GN have no such gap: "
             f"{max(abs(m['mode_gap']) for n in ('ln', 'gn') for b in BATCH_SIZES for m in measured[label(n, b)]):.4f} at most). "
             f"Across the sweep: {trend}. "
-            + (f"Runs with NaN losses: {', '.join(nans)}." if nans else "No run produced a NaN loss."))
+            + (f"Runs with NaN losses: {', '.join(nans)}." if nans else "No run produced a NaN loss.") + lag)

@@ -39,7 +39,7 @@ def analyse(fits, settings: Settings) -> Report:
         name="ex5", title="Exercise 5: normalization before an LSTM",
         setup=(f"LSTM({config.lstm_units}) over the 28 rows of each image (28 steps of 28 pixels), last hidden state -> "
                f"Linear(10); the norm acts on the input features (LN: per sample and step; BN: per pixel column over "
-               f"batch and steps). Adam lr 0.001, batch {BATCH}, {len(fits[0].history)} epochs, {settings.seeds} seeds, "
+               f"batch and steps). Adam lr 0.001, batch {BATCH}, {len(fits[0].history)} epochs, {settings.seeds} seed(s), "
                f"{settings.data} data. Training-mode probes run on a copy of the trained model."),
         columns=["model", "final val acc", "final val loss", f"predictions changed, train vs eval mode (batch {BATCH})",
                  f"val acc, training mode, batch {BATCH}", f"val acc, training mode, batch {SMALL_BATCH}"],
@@ -55,9 +55,9 @@ def _paragraph(measured: dict) -> str:
     ranking = ", ".join(f"{n} {acc[n]:.4f}" for n in sorted(names, key=acc.get, reverse=True))
     return (f"Final val accuracy: {ranking}. LayerNorm on the inputs computes the same thing in both modes "
             f"({mean(m['changed_fraction'] for m in ln):.4f} of predictions changed). BN before the LSTM pools its "
-            f"statistics over the batch and all 28 steps, so its output depends on the other sequences in the batch: "
-            f"in training mode {100 * mean(m['changed_fraction'] for m in bn):.2f}% of a batch's predictions differ "
-            f"from inference mode, and the validation accuracy in training mode is "
+            f"statistics over the batch and all 28 steps, so in training mode its output depends on the other sequences "
+            f"in the batch: with a batch of {BATCH}, {100 * mean(m['changed_fraction'] for m in bn):.2f}% of the "
+            f"predictions differ from inference mode, and the validation accuracy in training mode is "
             f"{mean(m['train_mode_acc'] for m in bn):.4f} with batches of {BATCH} and "
             f"{mean(m['train_mode_acc_small_batch'] for m in bn):.4f} with batches of {SMALL_BATCH}, against "
             f"{mean(m['eval_acc'] for m in bn):.4f} in inference mode. (The sequences here all have 28 steps, so the "

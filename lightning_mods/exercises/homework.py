@@ -79,7 +79,7 @@ def analyse(fits, settings: Settings) -> Report:
     return Report(
         name="homework", title="Homework: no norm, BN and LN on the [512, 256, 128, 64, 10] MLP",
         setup=(f"Norm before ReLU, SGD lr 0.01 (Keras's \"sgd\"), batch 32 (Keras's default), He init (the same initial "
-               f"Linear weights for every norm per seed), {summary['bn']['epochs_run']} epochs, {settings.seeds} seeds, "
+               f"Linear weights for every norm per seed), {summary['bn']['epochs_run']} epochs, {settings.seeds} seed(s), "
                f"{settings.data} data."),
         columns=["norm", "final val acc", "best val acc", "epochs to val loss < 0.4: mean (per seed)", "s / epoch"],
         rows=rows, paragraph=_paragraph(summary, verdict, batch1), extra=extra,
