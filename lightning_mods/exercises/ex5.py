@@ -1,0 +1,64 @@
+"""Exercise 5: an LSTM over the 28 image rows, plain, with LayerNorm before it, and with BN
+before it (the lesson's "BN in an RNN" error): val accuracy per epoch, and what BN changes."""
+
+from __future__ import annotations
+
+from lightning_mods.exercises.probes import mode_accuracies, mode_change
+from lightning_mods.exercises.report import Report, histories, last, mean, pm, standard_figures
+from lightning_mods.exercises.runner import RunSpec, Settings, by_variant, split
+
+NORMS = ("none", "ln", "bn")
+EPOCHS = 3
+BATCH = 128
+SMALL_BATCH = 4  # training-mode probe with small batches: how much BN's output depends on batch-mates
+# SGD at lr 0.01 barely moves an LSTM in a few epochs; Adam (Keras's default lr) does.
+LSTM_TRAINING = dict(arch="lstm", optimizer="adam", lr=0.001, batch_size=BATCH)
+
+
+def plan(settings: Settings) -> list[RunSpec]:
+    epochs = settings.epochs_or(EPOCHS)
+    return [RunSpec(f"LSTM, {norm} before" if norm != "none" else "LSTM, plain",
+                    settings.config(seed, epochs, norm=norm, **LSTM_TRAINING))
+            for norm in NORMS for seed in range(settings.seeds)]
+
+
+def analyse(fits, settings: Settings) -> Report:
+    images, labels = split(settings, "val")
+    measured = {}
+    for name, group in by_variant(fits).items():
+        measured[name] = [{"val_acc": last(f, "val/acc"), "val_loss": last(f, "val/loss"),
+                           **mode_change(f.model.net, images[:BATCH]),
+                           **mode_accuracies(f.model.net, images, labels, BATCH),
+                           "train_mode_acc_small_batch": mode_accuracies(f.model.net, images, labels, SMALL_BATCH)["train_mode_acc"]}
+                          for f in group]
+    rows = [[name, pm([m["val_acc"] for m in ms]), pm([m["val_loss"] for m in ms]),
+             f"{mean(m['changed_fraction'] for m in ms):.4f}", pm([m["train_mode_acc"] for m in ms]),
+             pm([m["train_mode_acc_small_batch"] for m in ms])] for name, ms in measured.items()]
+    config = fits[0].spec.config
+    return Report(
+        name="ex5", title="Exercise 5: normalization before an LSTM",
+        setup=(f"LSTM({config.lstm_units}) over the 28 rows of each image (28 steps of 28 pixels), last hidden state -> "
+               f"Linear(10); the norm acts on the input features (LN: per sample and step; BN: per pixel column over "
+               f"batch and steps). Adam lr 0.001, batch {BATCH}, {len(fits[0].history)} epochs, {settings.seeds} seed(s), "
+               f"{settings.data} data. Training-mode probes run on a copy of the trained model."),
+        columns=["model", "final val acc", "final val loss", f"predictions changed, train vs eval mode (batch {BATCH})",
+                 f"val acc, training mode, batch {BATCH}", f"val acc, training mode, batch {SMALL_BATCH}"],
+        rows=rows, paragraph=_paragraph(measured), figures=standard_figures(fits, "Ex. 5: norm before an LSTM"),
+        results={"settings": settings.__dict__, "measured": measured, "runs": histories(fits)},
+    )
+
+
+def _paragraph(measured: dict) -> str:
+    names = list(measured)
+    plain, ln, bn = (measured[n] for n in names)
+    acc = {n: mean(m["val_acc"] for m in measured[n]) for n in names}
+    ranking = ", ".join(f"{n} {acc[n]:.4f}" for n in sorted(names, key=acc.get, reverse=True))
+    return (f"Final val accuracy: {ranking}. LayerNorm on the inputs computes the same thing in both modes "
+            f"({mean(m['changed_fraction'] for m in ln):.4f} of predictions changed). BN before the LSTM pools its "
+            f"statistics over the batch and all 28 steps, so in training mode its output depends on the other sequences "
+            f"in the batch: with a batch of {BATCH}, {100 * mean(m['changed_fraction'] for m in bn):.2f}% of the "
+            f"predictions differ from inference mode, and the validation accuracy in training mode is "
+            f"{mean(m['train_mode_acc'] for m in bn):.4f} with batches of {BATCH} and "
+            f"{mean(m['train_mode_acc_small_batch'] for m in bn):.4f} with batches of {SMALL_BATCH}, against "
+            f"{mean(m['eval_acc'] for m in bn):.4f} in inference mode. (The sequences here all have 28 steps, so the "
+            f"lesson's other BN-in-RNN problem, statistics that shift with sequence length, cannot show.)")

@@ -1,0 +1,129 @@
+"""Fast smoke tests of scripts/experiment.py and the exercises package, on synthetic data."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_mods.exercises import NAMES
+from lightning_mods.exercises.probes import batch1_inference, mode_change
+from lightning_mods.exercises.runner import Runner, RunSpec, Settings, prepare_same_init
+from lightning_mods.nets import MLP
+
+TINY = ["--data", "synthetic", "--seeds", "1", "--epochs", "1", "--images-per-epoch", "128", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    """scripts/experiment.py as a module (conftest's load_script is a function-scoped fixture's helper)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "experiment.py"
+    spec = importlib.util.spec_from_file_location("scripts_experiment", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def all_reports(experiment, tmp_path_factory):
+    """One synthetic `all` run shared by the per-experiment checks."""
+    out = tmp_path_factory.mktemp("reports")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = experiment.main(["all", *TINY, "--out", str(out)])
+    return code, out, printed.getvalue()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_all_writes_every_report(all_reports, name):
+    code, out, printed = all_reports
+    assert code == 0
+    folder = out / name
+    report = (folder / "report.md").read_text()
+    assert report.startswith("# ") and "|---|" in report
+    results = json.loads((folder / "results.json").read_text())
+    assert results["runs"] and all(run["epochs"] for run in results["runs"])
+    for png in ("val_loss.png", "val_acc.png"):
+        assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({png})" in report
+    assert f"{name}/report.md" in printed
+
+
+def test_all_writes_index_and_ex4_batch_plot(all_reports):
+    _, out, printed = all_reports
+    index = (out / "report.md").read_text()
+    assert all(f"[{name}]({name}/report.md)" in index for name in NAMES)
+    assert (out / "ex4" / "val_acc_vs_batch.png").stat().st_size > 1000
+    assert "wall time:" in printed
+
+
+def test_homework_batch1_and_ex3_ln_facts_hold_on_synthetic(all_reports):
+    _, out, _ = all_reports
+    homework = json.loads((out / "homework" / "results.json").read_text())
+    assert all(b["differing_not_ties"] == 0 and b["batch1_acc"] == b["batched_acc"] for b in homework["batch1"])
+    ex3 = json.loads((out / "ex3" / "results.json").read_text())
+    assert all(p["changed_fraction"] == 0 for p in ex3["probes"]["ln"])
+
+
+def test_one_name_writes_only_its_report(experiment, tmp_path, capsys):
+    assert experiment.main(["ex3", *TINY, "--out", str(tmp_path)]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["ex3"]
+    assert "predictions changed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["ex1", "--seeds", "0"], "--seeds 0"),
+    (["ex1", "--epochs", "0"], "--epochs 0"),
+    (["ex1", "--epochs", "1000"], "--epochs 1000"),
+    (["ex1", "--threads", "0"], "--threads 0"),
+])
+def test_bad_numbers_are_usage_errors(experiment, tmp_path, capsys, argv, words):
+    assert experiment.main([*argv, "--data", "synthetic", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and words in err
+
+
+def test_unknown_name_is_refused(experiment):
+    with pytest.raises(SystemExit) as exit_info:
+        experiment.main(["ex9"])
+    assert exit_info.value.code == 2
+
+
+def test_none_and_bn_start_from_the_same_linear_weights():
+    settings = Settings(seeds=1, data="synthetic")
+    linears = []
+    for norm in ("none", "bn"):
+        model, _ = prepare_same_init(settings.config(0, 1, norm=norm))
+        linears.append([m.weight for m in model.net.modules() if isinstance(m, torch.nn.Linear)])
+    assert len(linears[0]) == len(linears[1]) == 5
+    assert all(torch.equal(a, b) for a, b in zip(*linears))
+
+
+def test_runner_trains_a_shared_configuration_once():
+    settings = Settings(seeds=1, data="synthetic", progress=False)
+    runner = Runner(settings)
+    spec = RunSpec("bn", settings.config(0, 1, norm="bn", hidden=[32, 16], batch_size=128))
+    first = runner.run_all([spec], "a")[0]
+    second = runner.run_all([RunSpec("other label", spec.config)], "b")[0]
+    assert second.model is first.model and second.variant == "other label"
+    assert len(runner.cache) == 1 and len(first.history) == 1
+
+
+def test_probes_bn_changes_in_train_mode_ln_does_not():
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
+    bn, ln = MLP(hidden=[32, 16], norm="bn").eval(), MLP(hidden=[32, 16], norm="ln").eval()
+    assert mode_change(bn, images)["mean_abs_logit_change"] > 1e-3
+    ln_change = mode_change(ln, images)
+    assert ln_change["changed_fraction"] == 0 and ln_change["max_abs_logit_change"] < 1e-5
+    running = bn.layers[2].running_mean.clone()
+    mode_change(bn, images)
+    assert torch.equal(bn.layers[2].running_mean, running)  # the probe ran on a copy
+    labels = torch.randint(0, 10, (64,))
+    single = batch1_inference(bn, images, labels, batch_size=16)
+    assert single["differing_not_ties"] == 0 and single["batch1_acc"] == single["batched_acc"]

@@ -1,0 +1,83 @@
+"""The lesson's acceptance, checked on the real Fashion-MNIST (slow: about 5-15 minutes on 2 cores).
+
+Bounded: 2 seeds; the MLP runs stop as soon as val_loss < 0.4 (at most 6 epochs, which is all
+"epochs until val_loss < 0.4" needs); the batch-128 models train 2 epochs, 1 seed. The
+settings are the lesson's: SGD lr 0.01, batch 32, He init, the same initial weights per seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from lightning_mods.errors import UsageError
+from lightning_mods.exercises import ex3, homework
+from lightning_mods.exercises.probes import batch1_inference, mode_change
+from lightning_mods.exercises.runner import Runner, Settings, by_variant, split
+from lightning_mods.fashion_files import find_dataset
+
+pytestmark = pytest.mark.slow
+SEEDS = 2
+MAX_EPOCHS = 6
+
+
+@pytest.fixture(scope="module")
+def measured():
+    try:
+        find_dataset(download=False)
+    except UsageError as err:
+        pytest.skip(f"the real Fashion-MNIST is not installed ({err})")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # many small runs on a shared CPU thrash with more threads
+    try:
+        mlp = Settings(seeds=SEEDS, epochs=MAX_EPOCHS, progress=False)
+        specs = [replace(s, stop_below=homework.VAL_LOSS_TARGET) for s in homework.plan(mlp) if s.variant in homework.NORMS]
+        fits = Runner(mlp).run_all(specs, "homework norms")
+        small = Settings(seeds=1, epochs=2, progress=False)
+        bn128 = {f.variant: f for f in Runner(small).run_all(ex3.plan(small), "ex3")}
+    finally:
+        torch.set_num_threads(threads)
+    summary = homework.summarize(fits)
+    images, labels = split(mlp, "val")
+    batch1 = [batch1_inference(bn128["bn"].model.net, images, labels)]
+    modes = {norm: mode_change(fit.model.net, images[: ex3.BATCH]) for norm, fit in bn128.items()}
+    return {"fits": fits, "summary": summary, "claims": homework.claims(summary, batch1), "batch1": batch1, "modes": modes}
+
+
+def test_bn_and_none_differ_only_in_the_norm(measured):
+    groups = by_variant(measured["fits"])
+    for none, bn in zip(groups["none"], groups["bn"]):
+        assert replace(none.spec.config, norm="bn") == bn.spec.config
+
+
+def test_bn_reaches_val_loss_0_4_in_30_percent_fewer_epochs(measured):
+    c, s = measured["claims"], measured["summary"]
+    print(f"epochs to val_loss < 0.4: none {s['none']['epochs_to_val_loss_0.4']}, bn {s['bn']['epochs_to_val_loss_0.4']}; "
+          f"BN {100 * c['bn_speedup']:.0f}% fewer")
+    assert c["bn_all_reached"]
+    assert c["bn_speedup"] >= homework.SPEEDUP_CLAIM
+
+
+def test_ln_is_stable_and_its_accuracy_is_reported_next_to_bn(measured):
+    c, s = measured["claims"], measured["summary"]
+    print(f"val acc when val_loss < 0.4 was reached: LN {s['ln']['final_val_acc']}, BN {s['bn']['final_val_acc']}")
+    assert c["ln_stable"]
+    assert all(e is not None for e in s["ln"]["epochs_to_val_loss_0.4"]) and not s["ln"]["nan"]
+    assert 0.8 < c["ln_val_acc"] <= 1.0 and 0.8 < c["bn_val_acc"] <= 1.0
+
+
+def test_batch_size_1_inference_equals_batched(measured):
+    b = measured["batch1"][0]
+    print(b)
+    assert b["samples"] == 5_000
+    assert b["differing_not_ties"] == 0
+    assert b["batch1_acc"] == b["batched_acc"]
+
+
+def test_train_mode_changes_bn_predictions_not_ln(measured):
+    bn, ln = measured["modes"]["bn"], measured["modes"]["ln"]
+    print(measured["modes"])
+    assert bn["changed_fraction"] > 0 and bn["mean_abs_logit_change"] > 1e-3
+    assert ln["changed_fraction"] == 0 and ln["max_abs_logit_change"] < 1e-4
