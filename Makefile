@@ -26,5 +26,14 @@ $(STAMP): pyproject.toml
 data:
 	@bash scripts/get_data.sh
 
+experiments: $(STAMP) data
+	$(BIN)/python scripts/experiment.py all
+
+parity: $(STAMP)
+	$(BIN)/python scripts/parity.py
+
+bench: $(STAMP) data
+	$(BIN)/python scripts/bench.py
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache
