@@ -23,7 +23,7 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 
 import parity  # noqa: E402,F401  (torch side, then Keras side)
 from lightning_mods.errors import EXIT_USAGE, UsageError
-from lightning_mods.norms import ACTIVATIONS, NORMS, PLACEMENTS
+from lightning_mods.norms import ACTIVATIONS, NORMS, PLACEMENTS, check_groups
 from parity.compare import (FORWARD_RTOL, SGD_RTOL, Diff, PairReport, compare_pair, lstm_bias_step,
                             moving_variance_step)
 from parity.conventions import NetSpec, format_table, matched_pair, raw_defaults_pair
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--sgd-dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--activations", nargs="+", choices=ACTIVATIONS, default=list(ACTIVATIONS),
+                   help="MLP activations in the main table (default: all)")
     p.add_argument("--skip-extras", action="store_true", help="only the main table")
     return p
 
@@ -54,14 +56,14 @@ def cell(d: Diff | None) -> str:
 def line(name: str, r: PairReport, verdict: str | None = None) -> str:
     verdict = verdict or ("PASS" if r.passed else "FAIL")
     return (f"{name:<24} {cell(r.train)} {cell(r.eval)} {cell(r.weights)} {cell(r.moving)} "
-            f"{cell(r.eval_after)} {r.control.rel:8.1e}  {FORWARD_RTOL:.0e}/{SGD_RTOL:.0e}  {verdict}")
+            f"{cell(r.eval_after)} {r.control.rel if r.control else float('nan'):8.1e}  {FORWARD_RTOL:.0e}/{SGD_RTOL:.0e}  {verdict}")
 
 
 def main_table(args, run) -> bool:
     """Every norm x placement x activation of the MLP, and the LSTM with each input norm."""
     ok = True
     print(HEADER)
-    for norm, placement, activation in itertools.product(NORMS, PLACEMENTS, ACTIVATIONS):
+    for norm, placement, activation in itertools.product(NORMS, PLACEMENTS, args.activations):
         spec = NetSpec(norm=norm, placement=placement, activation=activation, hidden_units=args.hidden,
                        groups=args.groups)
         r = run(spec)
@@ -136,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         return compare_pair(*pair(spec), **{**options, **overrides})
 
     try:
+        for width in args.hidden:
+            check_groups(args.groups, width, f"hidden layer of width {width}")
+        if args.lstm_groups < 1 or 28 % args.lstm_groups:
+            raise UsageError(f"--lstm-groups {args.lstm_groups} does not divide the 28 features of an image row; "
+                             "use 1, 2, 4, 7, 14 or 28")
         print(format_table(), "\n")
         print(f"relative = max|torch - keras| / max|keras| per array (worst array shown); N = {args.steps} SGD steps, "
               f"lr {args.lr}, batch {args.batch_size}, SGD in {args.sgd_dtype}; forward in float32\n")
