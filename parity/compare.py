@@ -37,6 +37,7 @@ from lightning_mods.data import synthetic_split
 from lightning_mods.errors import UsageError
 from lightning_mods.nets import NetConfig, build_net
 from lightning_mods.norms import KerasBatchNorm1d
+from parity.conventions import TABLE
 from parity.transfer import (MOVING, freeze_lstm_hidden_bias, keras_arrays, named_arrays, paired_layers,
                              torch_arrays, torch_to_keras)
 
@@ -136,7 +137,7 @@ def torch_logits(net: nn.Module, x: np.ndarray, training: bool) -> np.ndarray:
 def torch_sgd_steps(net: nn.Module, batches, learning_rate: float) -> list[float]:
     """Plain SGD (no momentum) on mean cross-entropy from logits, one step per batch, in order.
     The rate is rounded to float32 first, as Keras keeps it in a float32 variable."""
-    learning_rate = float(np.float32(learning_rate))
+    learning_rate = TABLE["learning_rate"].to_torch(learning_rate)
     optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=learning_rate)
     net.train()
     losses = []

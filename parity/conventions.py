@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from lightning_mods.nets import NetConfig
 
 
@@ -36,8 +38,10 @@ CONVENTIONS: tuple[Convention, ...] = (
                lambda m: 1.0 - m, "torch momentum = 1 - keras momentum (pytorch/examples#289)"),
     Convention("bn_epsilon", "BatchNormalization(epsilon=1e-3)", "BatchNorm1d(eps=1e-5)", 1e-3, 1e-5,
                note="same meaning (added to the variance under the square root), different default"),
-    Convention("ln_epsilon", "LayerNormalization(epsilon=1e-3)", "LayerNorm(eps=1e-5)", 1e-3, 1e-5),
-    Convention("gn_epsilon", "GroupNormalization(epsilon=1e-3)", "GroupNorm(eps=1e-5)", 1e-3, 1e-5),
+    Convention("ln_epsilon", "LayerNormalization(epsilon=1e-3)", "LayerNorm(eps=1e-5)", 1e-3, 1e-5,
+               note="same meaning, different default"),
+    Convention("gn_epsilon", "GroupNormalization(epsilon=1e-3)", "GroupNorm(eps=1e-5)", 1e-3, 1e-5,
+               note="same meaning, different default"),
     Convention("bn_variance", "moving variance updated with the BIASED batch variance (/n)",
                "running_var updated with the UNBIASED one (/(n-1)); normalization uses the biased one",
                "biased", "unbiased",
@@ -59,8 +63,12 @@ CONVENTIONS: tuple[Convention, ...] = (
                     "bias by the full gradient, so the effective bias moves twice as fast unless b_hh is frozen"),
     Convention("norm_axis", "axis=-1 on (B, T, C)", "channels second: (B, C, T) for BatchNorm1d/GroupNorm",
                "features last", "channels second", note="lightning_mods.nets.SequenceNorm transposes"),
-    Convention("mode", "model(x, training=True|False); model(x) alone is inference",
-               "module.train() / module.eval()", "inference", "train"),
+    Convention("mode", "model(x, training=True or False); model(x) alone is inference",
+               "module.train() / module.eval()", "inference", "train",
+               note="training=True <-> .train(); both then update BN's moving statistics"),
+    Convention("learning_rate", "SGD keeps it in a float32 variable", "SGD keeps a Python float (double)",
+               "float32", "float64", lambda lr: float(np.float32(lr)),
+               note="the pair gives torch the float32-rounded rate (0.01 -> 0.009999999776)"),
     Convention("bn_batch_of_one", "training with 1 sample returns beta (variance 0)",
                "training with 1 sample raises ValueError", "beta", "ValueError",
                note="the project refuses it with a UsageError (parity.compare.check_batch, the DataModule)"),

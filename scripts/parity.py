@@ -121,13 +121,19 @@ def extras(args, run) -> bool:
     print("\n## Chaos control: where torch drifts from itself (1 ulp apart) beyond the tolerance, no pair can agree")
     print(HEADER)
     for activation in ACTIVATIONS:
-        spec = NetSpec(norm="gn", activation=activation, hidden_units=args.hidden, groups=32)
-        r = run(spec)
-        print(line(f"mlp gn pre {activation} g=32", r, "CHAOTIC" if r.chaotic else ("PASS" if r.passed else "FAIL")))
+        r = run(NetSpec(norm="gn", activation=activation, hidden_units=args.hidden, groups=32))
+        print(line(f"mlp gn pre {activation} g=32", r, chaos_verdict(r)))
     for norm in ("bn", "ln"):
         r = run(NetSpec(norm=norm, hidden_units=args.hidden), sgd_dtype="float32")
-        print(line(f"mlp {norm} pre relu f32", r, "CHAOTIC" if r.chaotic else ("PASS" if r.passed else "FAIL")))
+        print(line(f"mlp {norm} pre relu f32", r, chaos_verdict(r)))
     return ok
+
+
+def chaos_verdict(r: PairReport) -> str:
+    """Not a check: where the control is chaotic, agreement or not after the steps is luck."""
+    if not r.chaotic:
+        return "PASS" if r.passed else "FAIL"
+    return "CHAOTIC (agrees by luck)" if r.passed else "CHAOTIC"
 
 
 def main(argv: list[str] | None = None) -> int:
