@@ -12,15 +12,20 @@ from lightning_mods.errors import UsageError
 INITS = ("he_normal", "glorot_uniform", "torch")
 
 
+TRUNCATION_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
+
+
 def _truncated_normal_(weight: torch.Tensor, std: float) -> None:
-    # Keras's TruncatedNormal redraws beyond two standard deviations.
-    nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
+    """Keras's VarianceScaling(distribution="truncated_normal"): draws beyond two standard
+    deviations are redrawn, and the scale is divided by 0.8796 so the result has std ``std``."""
+    scale = std / TRUNCATION_STD
+    nn.init.trunc_normal_(weight, mean=0.0, std=scale, a=-2 * scale, b=2 * scale)
 
 
 def init_weights(net: nn.Module, scheme: str) -> nn.Module:
     """Initialise every Linear (and LSTM) of ``net`` in place.
 
-    ``he_normal``: truncated normal, std sqrt(2 / fan_in) (Keras ``HeNormal``), zero bias.
+    ``he_normal``: truncated normal whose std is sqrt(2 / fan_in) (Keras ``HeNormal``), zero bias.
     ``glorot_uniform``: U(+-sqrt(6 / (fan_in + fan_out))) (Keras's Dense default), zero bias.
     ``torch``: leave torch's defaults (kaiming_uniform(a=sqrt(5)), uniform bias).
     LSTMs under a Keras scheme get Keras's LSTM defaults: glorot_uniform input weights,
