@@ -1,0 +1,370 @@
+"""The speed benchmark: one training epoch of (a) the project's Lightning path, (b) a minimal
+hand-written torch loop and (c) Keras ``fit``, on the same MLP, data and batch size.
+
+Each measurement runs in its own subprocess (``python -m parity.bench --worker JSON``), so that
+its peak resident memory is its own and TensorFlow never shares a process with torch. The
+orchestrator imports neither; it runs the workers in a rotating order and prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+VARIANTS = ("lightning", "torch", "keras")  # (a), (b), (c) of issue 6
+LABELS = {"lightning": "(a) Lightning, train.py path", "torch": "(b) hand-written torch loop", "keras": "(c) Keras fit"}
+TARGETS = {"a/b": {32: 1.25, 128: 1.15}, "c/a": 1.6}  # a/b at most, per batch size; c/a at least
+RESULT_TAG = "BENCH_RESULT "
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class BenchConfig:
+    norms: list[str] = field(default_factory=lambda: ["bn", "none", "ln"])
+    batch_sizes: list[int] = field(default_factory=lambda: [32, 128])
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    epochs: int = 3  # timed epochs per measurement (the median is reported)
+    warmup: int = 1  # untimed epochs first
+    hidden: list[int] = field(default_factory=lambda: [512, 256, 128, 64])
+    data: str = "real"  # or "synthetic" (2,000 images: a smoke test)
+    device: str = "auto"  # auto, cpu or cuda (Keras runs wherever TensorFlow runs)
+    threads: int | None = None  # CPU threads of torch and TensorFlow; None: each library's default
+    timeout_s: float = 600.0  # per worker
+
+
+# ---------------------------------------------------------------- the workers (one per subprocess)
+
+def train_flops_per_sample(hidden: list[int], in_features: int = 784, classes: int = 10) -> int:
+    """Matmul FLOPs of one training sample: 2 per multiply-add, x3 for forward and backward.
+
+    >>> train_flops_per_sample([512, 256, 128, 64]) // 6  # the 574,080 multiply-adds of REFERENCE.md
+    574080
+    """
+    widths = [in_features, *hidden, classes]
+    return 6 * sum(a * b for a, b in zip(widths, widths[1:]))
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    scale = 1024 if sys.platform != "darwin" else 1024 * 1024  # ru_maxrss: KiB on Linux, bytes on macOS
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def _torch_device(device: str) -> str:
+    import torch
+
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _train_split(data: str):
+    """The 55,000 training images (uint8) and labels as torch tensors, or the synthetic ones."""
+    from lightning_mods.data import load_real, load_synthetic
+
+    return (load_real(download=False) if data == "real" else load_synthetic())["train"]
+
+
+def run_lightning(job: dict) -> dict:
+    """(a): prepare -> make_trainer -> fit, as scripts/train.py runs it (CSV logging, metrics,
+    checkpoints, progress bar, validation every epoch); timed from each epoch's first training
+    step to the start of its validation."""
+    import lightning as L
+
+    from lightning_mods.config import TrainConfig
+    from lightning_mods.history import EpochHistory
+    from lightning_mods.training import make_trainer, prepare
+
+    device = _torch_device(job["device"])
+    seconds: list[float] = []
+
+    class EpochTimer(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            _sync(device)
+            self.start, self.stopped = time.perf_counter(), False
+
+        def on_validation_start(self, trainer, pl_module) -> None:
+            self.stop()
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            self.stop()  # no validation this epoch
+
+        def stop(self) -> None:
+            if not self.stopped:
+                _sync(device)
+                seconds.append(time.perf_counter() - self.start)
+                self.stopped = True
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as out:
+        config = TrainConfig(norm=job["norm"], hidden=job["hidden"], batch_size=job["batch_size"], data=job["data"],
+                             epochs=job["warmup"] + job["epochs"], out=out,
+                             accelerator="gpu" if device == "cuda" else "cpu", devices="1")
+        model, datamodule = prepare(config)
+        images = len(datamodule.splits["train"])
+        trainer = make_trainer(config, Path(out), EpochHistory(Path(out)))
+        trainer.callbacks.append(EpochTimer())
+        trainer.fit(model, datamodule=datamodule)
+    return {"seconds": seconds[job["warmup"]:], "images": images, "device": device}
+
+
+def run_torch(job: dict) -> dict:
+    """(b): the floor. Float images in memory on the device, a fresh permutation per epoch,
+    slices of it as batches; the same net (build_net) and optimizer (make_optimizer)."""
+    import torch
+    from torch.nn import functional as F
+
+    from lightning_mods.config import TrainConfig
+    from lightning_mods.module import make_optimizer
+    from lightning_mods.nets import build_net
+
+    device = _torch_device(job["device"])
+    torch.manual_seed(0)
+    images, labels = _train_split(job["data"])
+    x, y = images.to(device).float().div_(255), labels.to(device)
+    net = build_net(TrainConfig(norm=job["norm"], hidden=job["hidden"]).net_config()).to(device).train()
+    optimizer = make_optimizer("sgd", net.parameters(), None)
+    batch_size, seconds = job["batch_size"], []
+    for _ in range(job["warmup"] + job["epochs"]):
+        _sync(device)
+        start = time.perf_counter()
+        for idx in torch.randperm(len(y), device=device).split(batch_size):
+            loss = F.cross_entropy(net(x[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        _sync(device)
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds[job["warmup"]:], "images": len(y), "device": device}
+
+
+def build_keras_mlp(hidden: list[int], norm: str):
+    """The Keras MLP of the same structure (logits out). TEMPORARY stand-in for
+    ``keras_ref.build_mlp``, written concurrently by another helper: switch to it once merged."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(28, 28))
+    x = layers.Flatten()(inputs)
+    for width in hidden:
+        x = layers.Dense(width, use_bias=norm == "none", kernel_initializer="he_normal")(x)
+        if norm == "bn":
+            x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3)(x)
+        elif norm == "ln":
+            x = layers.LayerNormalization(epsilon=1e-3)(x)
+        x = layers.Activation("relu")(x)
+    return keras.Model(inputs, layers.Dense(10, kernel_initializer="he_normal")(x))
+
+
+def run_keras(job: dict) -> dict:
+    """(c): ``model.fit`` with Keras's defaults (SGD lr 0.01, shuffling, jit_compile="auto"),
+    no progress bar; float images in memory as NumPy. Never imports torch."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x, y = _numpy_train_split(job["data"])
+    model = build_keras_mlp(job["hidden"], job["norm"])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    seconds: list[float] = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None) -> None:
+            seconds.append(time.perf_counter() - self.start)
+
+    model.fit(x, y, batch_size=job["batch_size"], epochs=job["warmup"] + job["epochs"], shuffle=True, verbose=0,
+              callbacks=[EpochTimer()])
+    return {"seconds": seconds[job["warmup"]:], "images": len(y), "device": "cpu (tensorflow)"}
+
+
+def _numpy_train_split(data: str):
+    """The training split as float32 NumPy in [0, 1], read without torch (this is the TF process)."""
+    import gzip
+
+    import numpy as np
+
+    if data == "synthetic":  # the same recipe as lightning_mods.data.synthetic_split, in NumPy
+        rng = np.random.default_rng(0)
+        labels = rng.permutation(np.arange(2_000) % 10)
+        templates = np.random.default_rng(1234).random((10, 28, 28))
+        images = 0.35 * templates[labels] + 0.65 * rng.random((2_000, 28, 28))
+        return images.astype("float32"), labels.astype("int64")
+    folder = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+    with gzip.open(folder / "train-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(folder / "train-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8).astype("int64")
+    return (images[:55_000] / np.float32(255)).astype("float32"), labels[:55_000]
+
+
+def run_matmul(job: dict) -> dict:
+    """The machine's matmul throughput on this MLP's own shapes: per batch size, the forward,
+    grad-input and grad-weight products of every layer, best of several timed rounds."""
+    import torch
+
+    device = _torch_device(job["device"])
+    widths = [784, *job["hidden"], 10]
+    peaks = {}
+    for batch in job["batch_sizes"]:
+        mats = [(torch.randn(batch, a, device=device), torch.randn(b, a, device=device), torch.randn(batch, b, device=device))
+                for a, b in zip(widths, widths[1:])]
+        flops = 6 * batch * sum(a * b for a, b in zip(widths, widths[1:]))
+        reps, best = 1, float("inf")
+        for round_ in range(6):  # the first round only calibrates: later ones last about 0.2 s each
+            if round_ == 1:
+                reps = max(3, int(0.2 / best))
+            _sync(device)
+            start = time.perf_counter()
+            for _ in range(reps):
+                for x, w, g in mats:
+                    x @ w.T, g @ w, g.T @ x  # forward, grad input, grad weight
+            _sync(device)
+            best = min(best, (time.perf_counter() - start) / reps)
+        peaks[str(batch)] = flops / best / 1e9
+    return {"gflops": peaks, "device": device, "threads": torch.get_num_threads()}
+
+
+WORKERS = {"lightning": run_lightning, "torch": run_torch, "keras": run_keras, "matmul": run_matmul}
+
+
+def set_threads(variant: str, threads: int | None) -> None:
+    """Give torch (or TensorFlow, in the Keras process) ``threads`` CPU threads, before any work."""
+    if not threads:
+        return
+    if variant == "keras":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    else:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def worker_main(job_json: str) -> int:
+    job = json.loads(job_json)
+    set_threads(job["variant"], job.get("threads"))
+    result = WORKERS[job["variant"]](job)
+    result.update(job=job, peak_rss_mb=_peak_rss_mb())
+    print(RESULT_TAG + json.dumps(result), flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------- the orchestrator
+
+def run_worker(job: dict, timeout_s: float) -> dict:
+    """Run one job in a fresh interpreter; its last tagged stdout line is the result."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "parity.bench", "--worker", json.dumps(job)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout_s)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_TAG)]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"bench worker {job['variant']} {job.get('norm', '')} failed (exit {proc.returncode}):\n"
+                           + proc.stderr[-3000:])
+    return json.loads(lines[-1][len(RESULT_TAG):])
+
+
+def plan(config: BenchConfig) -> list[dict]:
+    """Every (norm, batch, variant) job; the variant order rotates from one (norm, batch) to the
+    next so that a slow drift of the machine's load does not always hit the same variant."""
+    jobs, turn = [], 0
+    common = dict(hidden=config.hidden, data=config.data, device=config.device, epochs=config.epochs, warmup=config.warmup,
+                  threads=config.threads)
+    for batch_size in config.batch_sizes:
+        for norm in config.norms:
+            order = config.variants[turn % len(config.variants):] + config.variants[:turn % len(config.variants)]
+            jobs += [dict(common, variant=v, norm=norm, batch_size=batch_size) for v in order]
+            turn += 1
+    return jobs
+
+
+def summarize(results: list[dict], peaks: dict[str, float], hidden: list[int]) -> tuple[list[dict], list[dict]]:
+    """Rows (one per measurement) and ratios (one per norm and batch size)."""
+    flops = train_flops_per_sample(hidden)
+    rows = []
+    for r in results:
+        job = r["job"]
+        median = statistics.median(r["seconds"])
+        gflops = flops * r["images"] / median / 1e9
+        peak = peaks.get(str(job["batch_size"]))
+        rows.append(dict(norm=job["norm"], batch_size=job["batch_size"], variant=job["variant"], device=r["device"],
+                         seconds_median=median, seconds=r["seconds"], images=r["images"], images_per_s=r["images"] / median,
+                         peak_rss_mb=r["peak_rss_mb"], gflops=gflops,
+                         peak_fraction=gflops / peak if peak and job["variant"] != "keras" else None))
+    ratios = []
+    by_key = {(row["norm"], row["batch_size"], row["variant"]): row["seconds_median"] for row in rows}
+    for norm, batch in dict.fromkeys((row["norm"], row["batch_size"]) for row in rows):
+        a, b, c = (by_key.get((norm, batch, v)) for v in VARIANTS)
+        entry = dict(norm=norm, batch_size=batch, a_over_b=a / b if a and b else None, c_over_a=c / a if a and c else None)
+        limit = TARGETS["a/b"].get(batch)
+        entry["a_over_b_ok"] = None if entry["a_over_b"] is None or limit is None else entry["a_over_b"] <= limit
+        entry["c_over_a_ok"] = None if entry["c_over_a"] is None else entry["c_over_a"] >= TARGETS["c/a"]
+        ratios.append(entry)
+    return rows, ratios
+
+
+def format_table(report: dict) -> str:
+    def fmt(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    lines = [f"matmul throughput on the layer shapes ({report['matmul']['device']}, {report['matmul']['threads']} threads): "
+             + ", ".join(f"batch {b}: {g:.1f} GFLOP/s" for b, g in report["matmul"]["gflops"].items())]
+    head = f"{'norm':5} {'batch':>5}  {'variant':30} {'s/epoch':>8} {'images/s':>9} {'peak RSS':>9} {'GFLOP/s':>8} {'% matmul':>8}"
+    lines += [head, "-" * len(head)]
+    for row in report["rows"]:
+        lines.append(f"{row['norm']:5} {row['batch_size']:>5}  {LABELS[row['variant']]:30} {row['seconds_median']:8.2f} "
+                     f"{row['images_per_s']:9.0f} {row['peak_rss_mb']:6.0f} MB {row['gflops']:8.1f} "
+                     f"{fmt(row['peak_fraction'] and 100 * row['peak_fraction'], '7.0f'):>7}%")
+    lines += ["", f"{'norm':5} {'batch':>5}  {'a/b':>6} {'target':>7}  {'c/a':>6} {'target':>7}"]
+    for r in report["ratios"]:
+        limit = TARGETS["a/b"].get(r["batch_size"])
+        ok = {True: "ok", False: "MISS", None: ""}
+        lines.append(f"{r['norm']:5} {r['batch_size']:>5}  {fmt(r['a_over_b'], '6.2f')} {'<= ' + str(limit) if limit else '':>7} "
+                     f"{ok[r['a_over_b_ok']]:4} {fmt(r['c_over_a'], '6.2f')} {'>= ' + str(TARGETS['c/a']):>7} {ok[r['c_over_a_ok']]}")
+    m = report["machine"]
+    lines.append(f"\n{m['cpus']} CPUs, load average {m['load_before'][0]:.2f} before / {m['load_after'][0]:.2f} after; "
+                 f"{report['wall_s']:.0f} s in all; timed epochs per measurement {report['config']['epochs']} "
+                 f"(median) after {report['config']['warmup']} warm-up")
+    return "\n".join(lines)
+
+
+def run_bench(config: BenchConfig, progress=print) -> dict:
+    start, load_before = time.perf_counter(), os.getloadavg()
+    matmul = run_worker(dict(variant="matmul", hidden=config.hidden, batch_sizes=config.batch_sizes,
+                             device=config.device, threads=config.threads), config.timeout_s)
+    results = []
+    for job in plan(config):
+        result = run_worker(job, config.timeout_s)
+        progress(f"{job['norm']:5} batch {job['batch_size']:>4} {job['variant']:10} "
+                 f"{statistics.median(result['seconds']):6.2f} s/epoch  (epochs: {', '.join(f'{s:.2f}' for s in result['seconds'])})")
+        results.append(result)
+    rows, ratios = summarize(results, matmul["gflops"], config.hidden)
+    machine = dict(cpus=os.cpu_count(), processor=platform.processor() or platform.machine(), python=platform.python_version(),
+                   load_before=load_before, load_after=os.getloadavg())
+    return dict(config=asdict(config), machine=machine, matmul=matmul, rows=rows, ratios=ratios,
+                wall_s=time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        sys.exit(worker_main(sys.argv[2]))
+    sys.exit("usage: python -m parity.bench --worker JOB_JSON (the benchmark itself is scripts/bench.py)")
