@@ -25,11 +25,13 @@ def make_optimizer(name: str, params, lr: float | None) -> torch.optim.Optimizer
     lr = DEFAULT_LR[name] if lr is None else lr
     if not lr > 0:
         raise UsageError(f"--lr {lr} must be positive")
+    # foreach=True: one multi-tensor update instead of a Python loop over the parameters (torch
+    # turns it on by itself on CUDA only); the same arithmetic, a little less per-step overhead.
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
+        return torch.optim.SGD(params, lr=lr, foreach=True)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, eps=1e-7)  # Keras's Adam epsilon
-    return torch.optim.NAdam(params, lr=lr, eps=1e-7)
+        return torch.optim.Adam(params, lr=lr, eps=1e-7, foreach=True)  # Keras's Adam epsilon
+    return torch.optim.NAdam(params, lr=lr, eps=1e-7, foreach=True)
 
 
 class NormClassifier(L.LightningModule):
@@ -50,6 +52,14 @@ class NormClassifier(L.LightningModule):
         # (profiled: issue 6). Same values as logging per step with on_epoch=True.
         self.register_buffer("train_sums", torch.zeros(2), persistent=False)  # sum of loss * batch, correct
         self.train_seen = 0  # samples this epoch (host-side: no sync)
+
+    def __setattr__(self, name: str, value) -> None:
+        # Lightning sets this string before and after every hook, ~30 times a training step;
+        # nn.Module.__setattr__ first searches parameters, buffers and submodules (~2 us a call).
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
