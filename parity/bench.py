@@ -326,7 +326,8 @@ def format_table(report: dict) -> str:
     def fmt(value, spec):
         return "-" if value is None else format(value, spec)
 
-    lines = [f"matmul throughput on the layer shapes ({report['matmul']['device']}, {report['matmul']['threads']} threads): "
+    lines = [f"matmul throughput on the layer shapes, best of start and end ({report['matmul']['device']}, "
+             f"{report['matmul']['threads']} threads): "
              + ", ".join(f"batch {b}: {g:.1f} GFLOP/s" for b, g in report["matmul"]["gflops"].items())]
     head = f"{'norm':5} {'batch':>5}  {'variant':30} {'s/epoch':>8} {'images/s':>9} {'peak RSS':>9} {'GFLOP/s':>8} {'% matmul':>8}"
     lines += [head, "-" * len(head)]
@@ -349,14 +350,17 @@ def format_table(report: dict) -> str:
 
 def run_bench(config: BenchConfig, progress=print) -> dict:
     start, load_before = time.perf_counter(), os.getloadavg()
-    matmul = run_worker(dict(variant="matmul", hidden=config.hidden, batch_sizes=config.batch_sizes,
-                             device=config.device, threads=config.threads), config.timeout_s)
+    matmul_job = dict(variant="matmul", hidden=config.hidden, batch_sizes=config.batch_sizes, device=config.device,
+                      threads=config.threads)
+    matmul = run_worker(matmul_job, config.timeout_s)
     results = []
     for job in plan(config):
         result = run_worker(job, config.timeout_s)
         progress(f"{job['norm']:5} batch {job['batch_size']:>4} {job['variant']:10} "
                  f"{statistics.median(result['seconds']):6.2f} s/epoch  (epochs: {', '.join(f'{s:.2f}' for s in result['seconds'])})")
         results.append(result)
+    # Measured again at the end, the best of both: a busy moment on a shared machine lowers one.
+    matmul["gflops"] = {b: max(g, run_worker(matmul_job, config.timeout_s)["gflops"][b]) for b, g in matmul["gflops"].items()}
     rows, ratios = summarize(results, matmul["gflops"], config.hidden)
     machine = dict(cpus=os.cpu_count(), processor=platform.processor() or platform.machine(), python=platform.python_version(),
                    load_before=load_before, load_after=os.getloadavg())
