@@ -151,24 +151,6 @@ def run_torch(job: dict) -> dict:
     return {"seconds": seconds[job["warmup"]:], "images": len(y), "device": device}
 
 
-def build_keras_mlp(hidden: list[int], norm: str):
-    """The Keras MLP of the same structure (logits out). TEMPORARY stand-in for
-    ``keras_ref.build_mlp``, written concurrently by another helper: switch to it once merged."""
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=(28, 28))
-    x = layers.Flatten()(inputs)
-    for width in hidden:
-        x = layers.Dense(width, use_bias=norm == "none", kernel_initializer="he_normal")(x)
-        if norm == "bn":
-            x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3)(x)
-        elif norm == "ln":
-            x = layers.LayerNormalization(epsilon=1e-3)(x)
-        x = layers.Activation("relu")(x)
-    return keras.Model(inputs, layers.Dense(10, kernel_initializer="he_normal")(x))
-
-
 def run_keras(job: dict) -> dict:
     """(c): ``model.fit`` with Keras's defaults (SGD lr 0.01, shuffling, jit_compile="auto"),
     no progress bar; float images in memory as NumPy. Never imports torch."""
@@ -176,9 +158,11 @@ def run_keras(job: dict) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
+    from keras_ref import build_mlp  # imports triton before TensorFlow; never torch
+
     keras.utils.set_random_seed(0)
     x, y = _numpy_train_split(job["data"])
-    model = build_keras_mlp(job["hidden"], job["norm"])
+    model = build_mlp(hidden_units=job["hidden"], norm=job["norm"])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     seconds: list[float] = []
