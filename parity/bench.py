@@ -1,9 +1,10 @@
 """The speed benchmark: one training epoch of (a) the project's Lightning path, (b) a minimal
 hand-written torch loop and (c) Keras ``fit``, on the same MLP, data and batch size.
 
-Each measurement runs in its own subprocess (``python -m parity.bench --worker JSON``), so that
-its peak resident memory is its own and TensorFlow never shares a process with torch. The
-orchestrator imports neither; it runs the workers in a rotating order and prints the table.
+Each measurement runs in its own subprocess (``python parity/bench.py --worker JSON``: run as a
+file, so the ``parity`` package, which loads both sides, is not imported), so that its peak
+resident memory is its own and TensorFlow never shares a process with torch. The workers run
+in a rotating order; the orchestrator prints the table.
 """
 
 from __future__ import annotations
@@ -258,7 +259,7 @@ def worker_main(job_json: str) -> int:
 def run_worker(job: dict, timeout_s: float) -> dict:
     """Run one job in a fresh interpreter; its last tagged stdout line is the result."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-m", "parity.bench", "--worker", json.dumps(job)], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout_s)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_TAG)]
     if proc.returncode != 0 or not lines:
@@ -353,6 +354,8 @@ def run_bench(config: BenchConfig, progress=print) -> dict:
 
 
 if __name__ == "__main__":
+    if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+        sys.path[0] = str(ROOT)  # this file's folder would shadow top-level names; the project root instead
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         sys.exit(worker_main(sys.argv[2]))
-    sys.exit("usage: python -m parity.bench --worker JOB_JSON (the benchmark itself is scripts/bench.py)")
+    sys.exit("usage: python parity/bench.py --worker JOB_JSON (the benchmark itself is scripts/bench.py)")

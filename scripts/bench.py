@@ -14,7 +14,12 @@ import json
 import sys
 from pathlib import Path
 
-from parity.bench import VARIANTS, BenchConfig, format_table, run_bench
+# Run as a script, this file's folder comes first on sys.path, and `import parity` would import
+# scripts/parity.py: put the project root there instead (as scripts/parity.py does).
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from parity.bench import VARIANTS, BenchConfig, format_table, run_bench  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
