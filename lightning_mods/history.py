@@ -30,7 +30,8 @@ class EpochHistory(L.Callback):
         self._train_seconds = 0.0
 
     def on_validation_start(self, trainer, pl_module) -> None:
-        if not trainer.sanity_checking and trainer.training:
+        # During fit, validation runs inside the training epoch: stop the training clock here.
+        if not trainer.sanity_checking and trainer.state.fn == "fit" and not self._train_seconds:
             self._train_seconds = time.perf_counter() - self._start
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:

@@ -33,7 +33,7 @@ say "device: $DEVICE, torch $($PY -c 'import torch; print(torch.__version__, "CU
 
 # 2. the gpu tests
 say "pytest -m gpu"
-timeout 150 $PY -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py
+timeout 120 $PY -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py
 TESTS=$([[ $? -eq 0 ]] && echo passed || echo FAILED)
 
 # 3. a few epochs of the BN MLP on CUDA
@@ -48,8 +48,8 @@ read -r SPE VAL < <($PY -c "import json; s = json.load(open('$OUT/summary.json')
 # 4. the benchmark, where another part of the project provides it
 BENCH="absent"
 if [[ -f scripts/bench.py ]]; then
-  say "python scripts/bench.py --device cuda"
-  timeout 90 $PY scripts/bench.py --device cuda && BENCH=ran || BENCH="FAILED (exit $?)"
+  say "python scripts/bench.py --device cuda (BN MLP, Lightning path vs plain loop)"
+  timeout 120 $PY scripts/bench.py --device cuda --norms bn --batch-sizes 32 128 --variants lightning torch && BENCH=ran || BENCH="FAILED (exit $?)"
 fi
 
 # 5. SyncBatchNorm: 2 processes on this GPU (gloo) vs plain BN on the concatenated batch

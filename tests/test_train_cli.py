@@ -68,3 +68,22 @@ def test_help_explains_every_flag(train_script, capsys):
     for flag in ("--norm", "--placement", "--activation", "--hidden", "--arch", "--groups", "--batch-size", "--epochs",
                  "--lr", "--optimizer", "--init", "--seed", "--data", "--data-dir", "--out", "--accelerator", "--devices"):
         assert flag in text
+
+
+def test_epoch_seconds_exclude_validation(train_script, tiny_args, tmp_path, monkeypatch):
+    """epochs.csv's ``seconds`` time the training steps only, not the validation after them."""
+    import csv
+    import time
+
+    from lightning_mods.module import NormClassifier
+
+    original = NormClassifier.validation_step
+
+    def slow_validation(self, batch, batch_idx):
+        time.sleep(3.0)
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(NormClassifier, "validation_step", slow_validation)
+    assert train_script.main(tiny_args) == 0
+    rows = list(csv.DictReader((tmp_path / "run" / "epochs.csv").open()))
+    assert len(rows) == 1 and 0 < float(rows[0]["seconds"]) < 3.0
