@@ -9,7 +9,7 @@ TORCH  := torch==2.14.1 torchvision==0.29.1
 .PHONY: train test data install bench parity experiments clean
 
 train: $(STAMP) data
-	$(BIN)/python scripts/train.py --norm bn
+	$(BIN)/python scripts/train.py --norm bn --overwrite
 
 test: $(STAMP) data
 	$(BIN)/python -m pytest
