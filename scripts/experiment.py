@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    threads_before = None
     try:
         import torch
 
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"--epochs {args.epochs} is above the bound of {MAX_EPOCHS}; pick {MAX_EPOCHS} or fewer")
         if args.threads < 1:
             raise UsageError(f"--threads {args.threads} must be at least 1")
-        torch.set_num_threads(args.threads)
+        threads_before = torch.get_num_threads()
+        torch.set_num_threads(args.threads)  # restored below: main() also runs inside other processes (tests)
         settings = Settings(seeds=args.seeds, epochs=args.epochs, data=args.data, data_dir=args.data_dir,
                             progress=args.progress, images_per_epoch=args.images_per_epoch)
         out = Path(args.out)
@@ -78,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if threads_before is not None:
+            torch.set_num_threads(threads_before)
     return 0
 
 

@@ -104,7 +104,8 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_killed_mid_epoch_resumes_to_the_same_weights(train, reference, tmp_path, signum):
     out, marker = tmp_path / "run", tmp_path / "paused"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The child computes with as many threads as this process (bitwise equality depends on it).
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(torch.get_num_threads())}
     # Many epochs: it must be the signal that stops it. Resumed with --epochs EPOCHS, as the order of
     # epoch e depends on (seed, e) alone and nothing else depends on the epoch count.
     command = [sys.executable, "-c", CHILD, str(marker), str(ROOT / "scripts" / "train.py"), *ARGS,
