@@ -165,8 +165,9 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
         raise _interrupted(trainer, out_dir, signal.SIGINT if interrupt["sigint"] else signal.SIGTERM) from None
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
+    rows = list(history.rows)  # testing the best checkpoint restores EpochHistory's state as of that epoch
     test = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, verbose=False, weights_only=True)
-    result = RunResult(config, history.rows, test[0] if test else {}, _epoch_of(best_path), out_dir, trainer.global_rank)
+    result = RunResult(config, rows, test[0] if test else {}, _epoch_of(best_path), out_dir, trainer.global_rank)
     if trainer.is_global_zero:
         (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
     return result

@@ -87,3 +87,24 @@ def test_epoch_seconds_exclude_validation(train_script, tiny_args, tmp_path, mon
     assert train_script.main(tiny_args) == 0
     rows = list(csv.DictReader((tmp_path / "run" / "epochs.csv").open()))
     assert len(rows) == 1 and 0 < float(rows[0]["seconds"]) < 3.0
+
+
+def test_summary_covers_every_epoch_when_the_best_is_an_earlier_one(train_script, tiny_args, tmp_path, monkeypatch):
+    """Testing the best checkpoint must not roll the summary back to that checkpoint's epoch."""
+    import json
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    import lightning_mods.training as training
+
+    class WorstIsBest(ModelCheckpoint):
+        def __init__(self, **kwargs):
+            super().__init__(**{**kwargs, "mode": "max"})  # the highest val loss: an early epoch
+
+    monkeypatch.setattr(training, "ModelCheckpoint", WorstIsBest)
+    assert train_script.main(tiny_args + ["--epochs", "3"]) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    rows = (tmp_path / "run" / "epochs.csv").read_text().strip().splitlines()
+    assert summary["best_epoch"] < 3
+    assert summary["epochs"] == 3 == len(rows) - 1
+    assert summary["val_loss"] == float(rows[-1].split(",")[3])
