@@ -14,7 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from lightning_mods.errors import UsageError
 from lightning_mods.nets import NUM_CLASSES, NetConfig, build_net
 
-STAGES = ("train", "val", "test")
+EVAL_STAGES = ("val", "test")  # training keeps its own running sums: see training_step
 OPTIMIZERS = ("sgd", "adam", "nadam")
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.001, "nadam": 0.001}  # Keras's defaults ("sgd" is lr 0.01, no momentum)
 
@@ -45,8 +45,8 @@ class NormClassifier(L.LightningModule):
         self.net_config = net_config
         self.net: nn.Module = build_net(net_config)
         make_optimizer(optimizer, [torch.zeros(1, requires_grad=True)], lr)  # fail on bad input now
-        self.acc = nn.ModuleDict({f"{stage}_acc": MulticlassAccuracy(NUM_CLASSES, average="micro") for stage in STAGES})
-        self.mean_loss = nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in STAGES})
+        self.acc = nn.ModuleDict({f"{stage}_acc": MulticlassAccuracy(NUM_CLASSES, average="micro") for stage in EVAL_STAGES})
+        self.mean_loss = nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in EVAL_STAGES})
         # Training metrics as running sums on the device, logged once per epoch: per-step
         # `self.log` and torchmetrics updates cost more than a whole step of this MLP on a CPU
         # (profiled: issue 6). Same values as logging per step with on_epoch=True.
@@ -64,28 +64,14 @@ class NormClassifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def model_step(self, batch, stage: str) -> torch.Tensor:
+    def model_step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The step shared by train/val/test: logits and cross-entropy of one batch."""
         x, y = batch  # (B, 28, 28) float in [0, 1], (B,)
         logits = self(x)
-        loss = F.cross_entropy(logits, y)
-        self.acc[f"{stage}_acc"](logits, y)
-        # on_epoch only: accumulated on the device, no host sync per step. Both are torchmetrics, so
-        # under DDP they sum their states over all processes once per epoch. (Not self.log(loss,
-        # sync_dist=True): Lightning 2.6 floors the synced sample count when processes saw unequal
-        # counts, e.g. 250 + 249 val samples, inflating the loss; Lightning-AI/pytorch-lightning#21859.)
-        mean_loss = self.mean_loss[f"{stage}_loss"]
-        if stage == "train":
-            mean_loss.update(loss.detach(), len(y))  # the cheap call, in the hot loop
-        else:  # forward() replaces its states: trainer.validate() resets them under inference_mode,
-            mean_loss(loss.detach(), len(y))  # where an in-place add in a later fit() would raise
-        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test")
-        self.log(f"{stage}/acc", self.acc[f"{stage}_acc"], on_step=False, on_epoch=True, prog_bar=stage == "val")
-        return loss
+        return logits, F.cross_entropy(logits, y), y
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        logits = self(x)
-        loss = F.cross_entropy(logits, y)
+        logits, loss, y = self.model_step(batch)
         with torch.no_grad():  # two tiny in-place ops, no host-device sync
             correct = (logits.argmax(dim=1) == y).sum()
             self.train_sums.add_(torch.stack((loss * len(y), correct.to(loss.dtype))))
@@ -93,6 +79,19 @@ class NormClassifier(L.LightningModule):
         if self.trainer.is_last_batch:
             self.log_train_epoch()
         return loss
+
+    def evaluation_step(self, batch, stage: str) -> None:
+        logits, loss, y = self.model_step(batch)
+        self.acc[f"{stage}_acc"](logits, y)
+        # Both are torchmetrics, so under DDP they sum their states over all processes once per
+        # epoch. (Not self.log(loss, sync_dist=True): Lightning 2.6 floors the synced sample count
+        # when processes saw unequal counts, e.g. 250 + 249 val samples, inflating the loss;
+        # Lightning-AI/pytorch-lightning#21859.) forward(), not update(): trainer.validate() resets
+        # the states under inference_mode, where an in-place add in a later fit() would raise.
+        mean_loss = self.mean_loss[f"{stage}_loss"]
+        mean_loss(loss.detach(), len(y))
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        self.log(f"{stage}/acc", self.acc[f"{stage}_acc"], on_step=False, on_epoch=True, prog_bar=stage == "val")
 
     def on_train_epoch_end(self) -> None:
         if self.train_seen:  # the last batch was not flagged (e.g. a loader of unknown length)
@@ -109,10 +108,10 @@ class NormClassifier(L.LightningModule):
         self.train_seen = 0
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self.model_step(batch, "val")
+        self.evaluation_step(batch, "val")
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self.model_step(batch, "test")
+        self.evaluation_step(batch, "test")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return make_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)

@@ -25,6 +25,7 @@ from lightning_mods.data import FashionMNISTDataModule
 from lightning_mods.errors import UsageError
 from lightning_mods.guards import FiniteLossCheck, warn_doubtful
 from lightning_mods.history import EpochHistory, epochs_to
+from lightning_mods.init import init_weights
 from lightning_mods.module import NormClassifier
 from lightning_mods.resume import (InterruptCheckpoint, Interrupted, clear_run, guard_out_dir, last_checkpoint,
                                    resume_command, sigint_as_sigterm)
@@ -73,6 +74,11 @@ def prepare(config: TrainConfig) -> tuple[NormClassifier, FashionMNISTDataModule
     """Build and check everything a run needs; any bad input raises UsageError here."""
     L.seed_everything(config.seed, workers=True, verbose=False)
     model = NormClassifier(config.net_config(), optimizer=config.optimizer, lr=config.lr)
+    # Building the net drew torch's default init first, and how many numbers that draws depends on
+    # the norm (a Linear before a norm has no bias): re-seed, so the same seed gives every norm and
+    # placement the same initial Linear weights.
+    torch.manual_seed(config.seed)
+    init_weights(model.net, config.init)
     if config.epochs < 1:
         raise UsageError(f"--epochs {config.epochs} must be at least 1")
     check_sync_batchnorm(config)

@@ -13,7 +13,8 @@ import torch
 
 from lightning_mods.exercises import NAMES
 from lightning_mods.exercises.probes import batch1_inference, mode_change
-from lightning_mods.exercises.runner import Runner, RunSpec, Settings, prepare_same_init
+from lightning_mods.exercises.runner import Runner, RunSpec, Settings
+from lightning_mods.training import prepare
 from lightning_mods.nets import MLP
 
 TINY = ["--data", "synthetic", "--seeds", "1", "--epochs", "1", "--images-per-epoch", "128", "--no-progress"]
@@ -98,7 +99,7 @@ def test_none_and_bn_start_from_the_same_linear_weights():
     settings = Settings(seeds=1, data="synthetic")
     linears = []
     for norm in ("none", "bn"):
-        model, _ = prepare_same_init(settings.config(0, 1, norm=norm))
+        model, _ = prepare(settings.config(0, 1, norm=norm))
         linears.append([m.weight for m in model.net.modules() if isinstance(m, torch.nn.Linear)])
     assert len(linears[0]) == len(linears[1]) == 5
     assert all(torch.equal(a, b) for a, b in zip(*linears))

@@ -17,14 +17,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
 
 from lightning_mods.config import TrainConfig
 from lightning_mods.errors import UsageError
 from lightning_mods.history import EpochHistory
-from lightning_mods.init import init_weights
 from lightning_mods.module import NormClassifier
 from lightning_mods.training import prepare, make_trainer
 
@@ -117,20 +115,6 @@ def _quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def prepare_same_init(config: TrainConfig):
-    """``training.prepare``, then the weights drawn again from the seed alone.
-
-    ``build_net`` lets torch draw its default init before ``init_weights``, and a Linear with
-    a bias draws more random numbers than one without (the norm decides), so the same seed
-    gives a plain MLP and a BN MLP different He weights. Re-seeding and initialising again
-    gives every norm the same initial Linear weights (and the same data order after it).
-    """
-    model, datamodule = prepare(config)
-    torch.manual_seed(config.seed)
-    init_weights(model.net, config.init)
-    return model, datamodule
-
-
 class Runner:
     """Trains RunSpecs (cached by configuration) under one progress bar per experiment."""
 
@@ -156,7 +140,7 @@ class Runner:
     @staticmethod
     def fit(spec: RunSpec, bar) -> Fit:
         config = spec.config
-        model, datamodule = prepare_same_init(config)
+        model, datamodule = prepare(config)
         history = EpochHistory()
         steps = _Steps(bar, f"{spec.variant} seed {config.seed}")
         callbacks = [history, steps]
