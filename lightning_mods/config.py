@@ -21,6 +21,7 @@ class TrainConfig(NetConfig):
     optimizer: str = "sgd"
     lr: float | None = None  # None: the optimizer's Keras default (sgd 0.01)
     batch_size: int = 32
+    steps_per_execution: int | None = None  # optimizer steps per Lightning step; None: 16, or 1 under DDP
     epochs: int = 10
     seed: int = 42
     data: str = "real"

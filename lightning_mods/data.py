@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import lightning as L
@@ -16,6 +17,10 @@ from lightning_mods.sampling import EpochShuffle, ResumableLoader
 TRAIN_SIZE = 55_000  # Géron's split: the LAST 5,000 training images are the validation set
 VAL_SIZE = 5_000
 DATA_SOURCES = ("real", "synthetic")
+# Optimizer steps per Lightning training step when one process trains (Keras's
+# compile(steps_per_execution=)): Lightning's own work per training step (hooks, loops, progress,
+# ~1 ms on a CPU) is then paid once per 16 minibatches. Under DDP: 1 (see train_dataloader).
+AUTO_STEPS_PER_EXECUTION = 16
 
 
 class ImageBatches(Dataset):
@@ -47,6 +52,18 @@ class ImageBatches(Dataset):
 def keep_batch(batch):
     """collate_fn: ``__getitems__`` already returned the batch."""
     return batch
+
+
+def split_minibatches(batch, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """collate_fn of the training loader: it cuts the samples of several optimizer steps at once
+    and hands them over as a list of ``(x, y)`` minibatches of ``size`` (the epoch's last may be
+    shorter), in the sampler's order: the same minibatches as a loader of ``batch_size=size``.
+
+    >>> [len(y) for _, y in split_minibatches((torch.zeros(5, 28, 28), torch.zeros(5)), 2)]
+    [2, 2, 1]
+    """
+    x, y = batch
+    return list(zip(x.split(size), y.split(size)))
 
 
 def synthetic_split(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,16 +101,23 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     The tensors move to the GPU when the Trainer runs there (55 MB as uint8), so batches are
     cut on the device. With BatchNorm, a last training batch of one sample is dropped.
+
+    A training batch is a list of ``steps_per_execution`` minibatches ``(x, y)`` of ``batch_size``
+    samples (the last of an epoch may hold fewer), one optimizer step each; ``None`` picks
+    AUTO_STEPS_PER_EXECUTION for one process and 1 under DDP. Validation and test batches are
+    plain ``(x, y)``.
     """
 
     def __init__(self, data: str = "real", data_dir=None, batch_size: int = 32, norm: str = "bn",
                  eval_batch_size: int = 1_000, synthetic_sizes: tuple[int, int, int] = (2_000, 500, 500),
-                 seed: int = 0) -> None:
+                 seed: int = 0, steps_per_execution: int | None = None) -> None:
         super().__init__()
         if data not in DATA_SOURCES:
             raise UsageError(f"unknown --data {data!r}; choose real or synthetic")
         if batch_size < 1:
             raise UsageError(f"--batch-size {batch_size} must be at least 1")
+        if steps_per_execution is not None and steps_per_execution < 1:
+            raise UsageError(f"--steps-per-execution {steps_per_execution} must be at least 1 (or left out: automatic)")
         if batch_size == 1 and norm == "bn":
             raise UsageError(
                 "--batch-size 1 with --norm bn cannot train: BatchNorm's batch variance of one sample is 0 "
@@ -102,6 +126,8 @@ class FashionMNISTDataModule(L.LightningDataModule):
         self.data, self.data_dir, self.batch_size, self.norm = data, data_dir, batch_size, norm
         self.eval_batch_size, self.synthetic_sizes = eval_batch_size, synthetic_sizes
         self.seed = seed  # the training order of epoch e depends on (seed, e) only: see sampling.py
+        self.requested_steps = steps_per_execution
+        self.steps_per_execution = steps_per_execution or AUTO_STEPS_PER_EXECUTION  # set by train_dataloader
         self.splits: dict[str, ImageBatches] = {}
         self.drop_last_train = False
 
@@ -116,17 +142,15 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.load()
+        if self.trainer is not None:  # before the LightningModule's setup, which reads it
+            self.steps_per_execution = self.resolve_steps_per_execution(self.trainer.world_size)
         if self.trainer is not None and self.trainer.strategy.root_device.type == "cuda":
             for split in self.splits.values():
                 split.to(self.trainer.strategy.root_device)
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool, drop_last: bool = False,
-                sampler: DistributedSampler | None = None) -> DataLoader:
-        if shuffle and sampler is None:  # the order of epoch e depends on (seed, e) only: see sampling.py
-            sampler = EpochShuffle(self.splits[split], self.seed)
-        loader = ResumableLoader if shuffle else DataLoader
-        return loader(self.splits[split], batch_size=batch_size, drop_last=drop_last,
-                      collate_fn=keep_batch, num_workers=0, sampler=sampler)
+    def _eval_loader(self, split: str) -> DataLoader:
+        return DataLoader(self.splits[split], batch_size=self.eval_batch_size, collate_fn=keep_batch, num_workers=0,
+                          sampler=self._eval_sampler(split))
 
     def _eval_sampler(self, split: str) -> DistributedSampler | None:
         """Under DDP, each process evaluates every ``world_size``-th sample and none twice.
@@ -140,14 +164,38 @@ class FashionMNISTDataModule(L.LightningDataModule):
         return UnrepeatedDistributedSampler(self.splits[split], num_replicas=self.trainer.world_size,
                                             rank=self.trainer.global_rank, shuffle=False)
 
+    def resolve_steps_per_execution(self, world_size: int) -> int:
+        """The optimizer steps per training batch for ``world_size`` processes: the requested
+        number, else AUTO_STEPS_PER_EXECUTION in one process; 1 under DDP, where Lightning's
+        automatic optimization (one step per training step) lets DDP sync gradients and broadcast
+        BatchNorm's buffers at every step."""
+        if world_size == 1:
+            return self.requested_steps or AUTO_STEPS_PER_EXECUTION
+        if (self.requested_steps or 1) > 1:
+            raise UsageError(f"--steps-per-execution {self.requested_steps} needs one process, but this run has "
+                             f"{world_size} (DDP); leave it out (DDP takes 1 step per training batch)")
+        return 1
+
     def train_dataloader(self) -> DataLoader:
-        if self.trainer is not None and self.trainer.world_size > 1:  # under DDP each process batches its share:
-            share = math.ceil(len(self.splits["train"]) / self.trainer.world_size)  # DistributedSampler pads up
+        """Shuffled by (seed, epoch), resumable mid-epoch; batches of ``steps_per_execution`` minibatches."""
+        split, collate = self.splits["train"], functools.partial(split_minibatches, size=self.batch_size)
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        self.steps_per_execution = self.resolve_steps_per_execution(world_size)
+        if world_size > 1:
+            # Lightning swaps the sampler for a DistributedSampler, which pads each process's share
+            # up; drop_last then drops a last batch of 1.
+            share = math.ceil(len(split) / world_size)
             self.drop_last_train = self.norm == "bn" and share % self.batch_size == 1
-        return self._loader("train", self.batch_size, shuffle=True, drop_last=self.drop_last_train)
+            return ResumableLoader(split, batch_size=self.batch_size, drop_last=self.drop_last_train, collate_fn=collate,
+                                   num_workers=0, sampler=EpochShuffle(split, self.seed))
+        # A last minibatch of 1 (BatchNorm) is dropped by sampling one index less per epoch: the same
+        # order, and the last loader batch (which holds several minibatches) is not thrown away whole.
+        sampler = EpochShuffle(split, self.seed, num_samples=len(split) - int(self.drop_last_train))
+        return ResumableLoader(split, batch_size=self.batch_size * self.steps_per_execution, collate_fn=collate,
+                               num_workers=0, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False, sampler=self._eval_sampler("val"))
+        return self._eval_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False, sampler=self._eval_sampler("test"))
+        return self._eval_loader("test")

@@ -38,27 +38,35 @@ class FiniteLossCheck(L.Callback):
     """Stops training at the first non-finite training loss, before validation or a checkpoint
     can record the diverged net (so ``last.ckpt`` stays the last good one).
 
-    On the CPU every step is checked (reading a CPU scalar costs nothing). On an accelerator the
-    losses are kept on the device and checked together every ``every`` steps and at the last
-    batch of each epoch (before validation and the epoch's checkpoint): one sync per check.
+    Every optimizer step's loss is checked, and the message names the first bad one. On the CPU
+    they are checked after each training batch (its ``steps_per_execution`` steps; reading CPU
+    scalars costs nothing). On an accelerator they are kept on the device and checked together
+    every ``every`` steps and at the last batch of each epoch (before validation and the epoch's
+    checkpoint): one sync per check.
     ``every_step`` forces one way or the other (``None``: by device).
     """
 
     def __init__(self, checkpoint: Path, every: int = 50, every_step: bool | None = None) -> None:
         self.checkpoint, self.every, self.every_step = checkpoint, every, every_step
-        self._pending: list[tuple[torch.Tensor, tuple[int, int, int]]] = []  # (loss, (step, epoch, batch))
+        self._pending: list[tuple[torch.Tensor, list[tuple[int, int, int]]]] = []  # (losses, [(step, epoch, batch)])
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is None:
+        losses = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if losses is None:
             return
-        self._pending.append((loss.detach(), (trainer.global_step, trainer.current_epoch, batch_idx)))
+        losses = losses.detach().reshape(-1)  # one per optimizer step of this training step (steps_per_execution)
+        # Every training batch before the epoch's last holds the same number of steps.
+        per_batch = getattr(trainer.datamodule, "steps_per_execution", 1) if getattr(trainer, "datamodule", None) else 1
+        first_step, first_batch = trainer.global_step - len(losses) + 1, batch_idx * per_batch + 1
+        where = [(first_step + i, trainer.current_epoch, first_batch + i) for i in range(len(losses))]
+        self._pending.append((losses, where))
         last_batch = batch_idx + 1 >= trainer.num_training_batches
-        every_step = loss.device.type == "cpu" if self.every_step is None else self.every_step
-        if every_step or last_batch or len(self._pending) >= self.every:
-            losses, where = zip(*self._pending)
+        every_step = losses.device.type == "cpu" if self.every_step is None else self.every_step
+        if every_step or last_batch or sum(len(w) for _, w in self._pending) >= self.every:
+            losses = torch.cat([loss for loss, _ in self._pending])
+            where = [w for _, ws in self._pending for w in ws]
             self._pending = []
-            finite = torch.isfinite(torch.stack(losses)).tolist()  # the one host-device sync
+            finite = torch.isfinite(losses).tolist()  # the one host-device sync
             everywhere = all(finite)
             if trainer.world_size > 1:  # DDP: every process checks at the same steps; all stop together
                 everywhere = trainer.strategy.reduce_boolean_decision(all(finite), all=True)
@@ -68,13 +76,13 @@ class FiniteLossCheck(L.Callback):
             if not everywhere:
                 self._stop(float("nan"), *where[-1], elsewhere=True)
 
-    def _stop(self, value: float, step: int, epoch: int, batch_idx: int, elsewhere: bool = False) -> None:
+    def _stop(self, value: float, step: int, epoch: int, batch: int, elsewhere: bool = False) -> None:
         kept = "no checkpoint had been saved yet"
         if self.checkpoint.is_file():
             state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
             kept = f"the last good checkpoint {self.checkpoint} (epoch {state['epoch'] + 1}, step {state['global_step']}) is kept"
         loss = "non-finite on another process by" if elsewhere else "NaN at" if value != value else f"{value} at"
         raise NonFiniteLoss(
-            f"the training loss became {loss} epoch {epoch + 1}, step {step} (batch {batch_idx + 1} of the epoch); "
+            f"the training loss became {loss} epoch {epoch + 1}, step {step} (batch {batch} of the epoch); "
             f"training stopped and {kept}; lower --lr and start again with --overwrite"
         )

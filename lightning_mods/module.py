@@ -36,7 +36,13 @@ def make_optimizer(name: str, params, lr: float | None) -> torch.optim.Optimizer
 
 class NormClassifier(L.LightningModule):
     """Cross-entropy on logits, torchmetrics accuracy, metrics logged per epoch as
-    ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``test/loss``, ``test/acc``."""
+    ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``test/loss``, ``test/acc``.
+
+    A training batch is a list of minibatches (FashionMNISTDataModule's ``steps_per_execution``),
+    each trained with its own optimizer step: the same steps, in the same order, as one minibatch
+    per Lightning step, with Lightning's per-step work paid once per list (Keras's
+    ``steps_per_execution``).
+    """
 
     def __init__(self, net: dict | NetConfig | None = None, optimizer: str = "sgd", lr: float | None = None) -> None:
         super().__init__()
@@ -70,15 +76,56 @@ class NormClassifier(L.LightningModule):
         logits = self(x)
         return logits, F.cross_entropy(logits, y), y
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        logits, loss, y = self.model_step(batch)
+    def setup(self, stage: str) -> None:
+        # Several optimizer steps per training batch (one process) need manual optimization. One
+        # step per batch keeps Lightning's automatic optimization: under DDP (always 1 step per
+        # batch), DDP then syncs gradients and broadcasts BatchNorm's buffers at every step as usual.
+        self.automatic_optimization = getattr(self.trainer.datamodule, "steps_per_execution", 1) == 1
+
+    def training_step(self, batch: list, batch_idx: int) -> torch.Tensor:
+        """One optimizer step per minibatch of ``batch`` (a list of ``(x, y)``); returns the loss,
+        or with several steps their losses (which FiniteLossCheck reads)."""
+        if self.automatic_optimization:  # Lightning does zero_grad, backward and step
+            (minibatch,) = batch
+            losses = self.minibatch_loss(minibatch)
+        else:
+            optimizer = self.optimizers()
+            losses = torch.stack([self.train_minibatch(minibatch, optimizer) for minibatch in batch])
+        if self.trainer.is_last_batch:
+            self.log_train_epoch()
+        return losses
+
+    def train_minibatch(self, minibatch, optimizer) -> torch.Tensor:
+        """What automatic optimization does for one minibatch: gradients set to None, computed
+        afresh, one step. Returns the loss, detached."""
+        loss = self.minibatch_loss(minibatch)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()  # Lightning's optimizer wrapper: counts trainer.global_step
+        return loss.detach()
+
+    def minibatch_loss(self, minibatch) -> torch.Tensor:
+        """The training loss of one minibatch, added to the epoch's running sums."""
+        logits, loss, y = self.model_step(minibatch)
         with torch.no_grad():  # two tiny in-place ops, no host-device sync
             correct = (logits.argmax(dim=1) == y).sum()
             self.train_sums.add_(torch.stack((loss * len(y), correct.to(loss.dtype))))
         self.train_seen += len(y)
-        if self.trainer.is_last_batch:
-            self.log_train_epoch()
         return loss
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["automatic_optimization"] = self.automatic_optimization
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Refuse to resume training where Lightning would count steps with the other optimization
+        loop (its global step would restart from 0): one step per batch vs several."""
+        if self._trainer is None or self.trainer.state.fn != "fit":
+            return  # loading weights to evaluate
+        saved = checkpoint.get("automatic_optimization", True)  # older checkpoints: one step per batch
+        if saved != self.automatic_optimization:
+            was, now = ("1 (or DDP)", "several") if saved else ("several", "1 (or DDP)")
+            raise UsageError(f"the checkpoint was trained with {was} optimizer step(s) per training batch, this run takes "
+                             f"{now}; resume it with the run's --steps-per-execution and --devices")
 
     def evaluation_step(self, batch, stage: str) -> None:
         logits, loss, y = self.model_step(batch)

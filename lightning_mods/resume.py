@@ -19,7 +19,8 @@ from lightning_mods.config import TrainConfig, load_config_values
 from lightning_mods.errors import UsageError
 
 RUN_FILES = ("config.yaml", "epochs.csv", "summary.json", "checkpoints", "lightning_logs")
-RESUMABLE = {"epochs", "progress", "accelerator", "devices", "data_dir", "out"}  # may change on --resume
+# May change on --resume (steps_per_execution groups the same steps differently: same weights).
+RESUMABLE = {"epochs", "progress", "accelerator", "devices", "data_dir", "out", "steps_per_execution"}
 
 
 def last_checkpoint(out_dir: Path) -> Path:

@@ -13,6 +13,8 @@ import itertools
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
+from lightning_mods.errors import UsageError
+
 
 class EpochShuffle(RandomSampler):
     """A RandomSampler whose order is a function of ``seed`` and the epoch Lightning sets.
@@ -24,8 +26,9 @@ class EpochShuffle(RandomSampler):
     True
     """
 
-    def __init__(self, data_source, seed: int) -> None:
-        super().__init__(data_source, generator=torch.Generator())
+    def __init__(self, data_source, seed: int, num_samples: int | None = None) -> None:
+        # num_samples < len(data_source): the first num_samples of the epoch's permutation
+        super().__init__(data_source, num_samples=num_samples, generator=torch.Generator())
         self.seed, self.epoch = seed, 0
         self.start = 0  # indices of this epoch already used before a resume
         self.yielded = 0  # indices handed out in this epoch so far
@@ -53,13 +56,23 @@ class EpochShuffle(RandomSampler):
 
 class ResumableLoader(DataLoader):
     """A DataLoader with ``state_dict``/``load_state_dict``: Lightning saves its sampler's
-    position in checkpoints and restores it before iterating (no "not resumable" warning)."""
+    position in checkpoints and restores it before iterating (no "not resumable" warning).
+
+    Lightning counts an epoch's progress in loader batches, so a run stopped mid-epoch must go on
+    with batches of the same size (same batch size, steps per execution and process count).
+    """
 
     def state_dict(self) -> dict:
         save = getattr(self.sampler, "state_dict", None)
-        return save() if callable(save) else {}
+        return {**save(), "loader_batch_size": self.batch_size} if callable(save) else {}
 
     def load_state_dict(self, state: dict) -> None:
         load = getattr(self.sampler, "load_state_dict", None)
-        if state and callable(load):
-            load(state)
+        if not state or not callable(load):
+            return
+        saved_size = state.get("loader_batch_size", self.batch_size)
+        if saved_size != self.batch_size and int(state["yielded"]) % max(len(self.sampler), 1):
+            raise UsageError(f"the checkpoint stopped mid-epoch with training batches of {saved_size} samples, this run "
+                             f"cuts {self.batch_size}; resume with the run's --steps-per-execution and --devices "
+                             "(they may change only at an epoch's end)")
+        load(state)

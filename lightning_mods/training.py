@@ -82,7 +82,8 @@ def prepare(config: TrainConfig) -> tuple[NormClassifier, FashionMNISTDataModule
     if config.epochs < 1:
         raise UsageError(f"--epochs {config.epochs} must be at least 1")
     check_sync_batchnorm(config)
-    datamodule = FashionMNISTDataModule(config.data, config.data_dir, config.batch_size, config.norm, seed=config.seed)
+    datamodule = FashionMNISTDataModule(config.data, config.data_dir, config.batch_size, config.norm, seed=config.seed,
+                                        steps_per_execution=config.steps_per_execution)
     datamodule.load()
     warn_doubtful(config, datamodule)
     return model, datamodule
@@ -121,6 +122,18 @@ class NoProfiler(PassThroughProfiler):
         return self._nothing
 
 
+class SaveConfig(L.Callback):
+    """Writes the run's config.yaml (rank 0) when training starts: after a resumed run's checkpoint
+    and data position were accepted, so that a refused ``--resume`` leaves the run's settings as they were."""
+
+    def __init__(self, config: TrainConfig, path: Path) -> None:
+        self.config, self.path = config, path
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero:
+            self.config.save(self.path)
+
+
 def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **overrides) -> L.Trainer:
     checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss",
                                   mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False,
@@ -134,7 +147,9 @@ def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **ov
         num_nodes=config.num_nodes, strategy=config.strategy, sync_batchnorm=config.sync_batchnorm,
         logger=CSVLogger(save_dir=str(out_dir), name="lightning_logs", version=""), callbacks=callbacks,
         enable_progress_bar=config.progress, enable_model_summary=config.progress,
-        log_every_n_steps=50, num_sanity_val_steps=0, default_root_dir=str(out_dir),
+        # Metrics are logged per epoch only; 1 keeps Lightning from warning that an epoch holds fewer
+        # training batches (each of steps_per_execution steps) than its logging interval.
+        log_every_n_steps=1, num_sanity_val_steps=0, default_root_dir=str(out_dir),
         profiler=NoProfiler(),  # per-step overhead matters for this small MLP: see parity/bench.py
     )
     kwargs.update(overrides)
@@ -156,10 +171,9 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
     else:  # a DDP process that rank 0 started after checking (and writing to) the out dir
         ckpt_path = last_checkpoint(out_dir) if resume else None
     check_out_dir(out_dir)
-    if rank_zero_only.rank == 0:  # set from the launcher's env (LOCAL_RANK, RANK) before the Trainer exists
-        config.save(out_dir / "config.yaml")
     history = EpochHistory(out_dir)
     trainer = make_trainer(config, out_dir, history, **trainer_overrides)
+    trainer.callbacks.append(SaveConfig(config, out_dir / "config.yaml"))
     _keep_metrics_csv(trainer)
     try:
         with sigint_as_sigterm() as interrupt, warnings.catch_warnings():

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="default %(default)s")
     train.add_argument("--lr", type=float, default=d.lr, help="learning rate (default: Keras's, sgd 0.01, adam/nadam 0.001)")
     train.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size (default %(default)s, Keras's)")
+    train.add_argument("--steps-per-execution", type=int, default=d.steps_per_execution, metavar="N",
+                       help="optimizer steps per Lightning training step, as Keras's compile(steps_per_execution=): "
+                            "the same steps, less overhead (default: 16, or 1 under DDP)")
     train.add_argument("--epochs", type=int, default=d.epochs, help="default %(default)s")
     train.add_argument("--seed", type=int, default=d.seed, help="seeds init, data order and every random state (default %(default)s)")
     data = p.add_argument_group("data and output")

@@ -12,12 +12,36 @@ from lightning_mods.fashion_files import DEBIAN_DIR, FILE_MD5, find_dataset
 
 
 def test_synthetic_batches_are_cut_whole():
-    dm = FashionMNISTDataModule("synthetic", batch_size=64, norm="bn")
+    dm = FashionMNISTDataModule("synthetic", batch_size=64, norm="bn", steps_per_execution=4)
     dm.setup("fit")
-    x, y = next(iter(dm.train_dataloader()))
+    minibatches = next(iter(dm.train_dataloader()))  # a training batch: steps_per_execution minibatches
+    assert len(minibatches) == 4
+    x, y = minibatches[0]
     assert x.shape == (64, 28, 28) and x.dtype == torch.float32 and y.shape == (64,)
     assert 0.0 <= x.min() and x.max() <= 1.0
     assert sum(len(b[1]) for b in dm.val_dataloader()) == 500
+
+
+@pytest.mark.parametrize("steps", [3, 16, 40])  # 2,000 / 64 = 31 minibatches + 16 samples
+def test_grouped_minibatches_are_those_of_one_step_per_batch(steps):
+    """Grouping steps changes no minibatch: the same samples, order and sizes as one per batch."""
+    def minibatches(steps_per_execution):
+        dm = FashionMNISTDataModule("synthetic", batch_size=64, norm="bn", steps_per_execution=steps_per_execution)
+        dm.setup("fit")
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(3)
+        return [mb for batch in loader for mb in batch], len(loader)
+
+    single, batches_single = minibatches(1)
+    grouped, batches_grouped = minibatches(steps)
+    assert batches_single == 32 and batches_grouped == -(-32 // steps)
+    assert [len(y) for _, y in grouped] == [64] * 31 + [16]
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(single, grouped))
+
+
+def test_steps_per_execution_below_one_is_refused():
+    with pytest.raises(UsageError, match="--steps-per-execution 0 must be at least 1"):
+        FashionMNISTDataModule("synthetic", batch_size=64, steps_per_execution=0)
 
 
 def test_batches_equal_sample_by_sample_indexing():
@@ -34,10 +58,12 @@ def test_batch_size_one_with_bn_is_refused_before_training():
     FashionMNISTDataModule("synthetic", batch_size=1, norm="ln")  # LN/GN/none train with one sample
 
 
-def test_last_batch_of_one_is_dropped_with_bn_only():
-    dm = FashionMNISTDataModule("synthetic", batch_size=1999, norm="bn")  # 2,000 = 1,999 + 1
+@pytest.mark.parametrize("steps", [1, 2])  # 2: the batch of 1 would end a loader batch of 2 steps
+def test_last_batch_of_one_is_dropped_with_bn_only(steps):
+    dm = FashionMNISTDataModule("synthetic", batch_size=1999, norm="bn", steps_per_execution=steps)  # 2,000 = 1,999 + 1
     dm.load()
-    assert dm.drop_last_train and all(len(b[1]) > 1 for b in dm.train_dataloader())
+    sizes = [len(y) for batch in dm.train_dataloader() for _, y in batch]
+    assert dm.drop_last_train and sizes == [1999]
     dm_ln = FashionMNISTDataModule("synthetic", batch_size=1999, norm="ln")
     dm_ln.load()
     assert not dm_ln.drop_last_train

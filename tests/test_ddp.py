@@ -144,6 +144,12 @@ def test_ddp_checkpoint_evaluates_and_resumes_in_one_process(ddp_run, tmp_path):
     assert metrics["val/loss"] == pytest.approx(summary["val_loss"], rel=1e-5)
     assert summary["val_acc"] > 0.2  # a trained net, not chance: the comparison means something
 
+    # Several optimizer steps per training batch (one process's default) would count steps anew: refused.
+    with pytest.raises(UsageError, match="resume it with the run's --steps-per-execution"):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=last)
+    datamodule = FashionMNISTDataModule("synthetic", batch_size=BATCH, synthetic_sizes=SIZES, steps_per_execution=1)
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=EPOCHS + 1, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=last)  # one more epoch, one process, batch 50
     assert trainer.current_epoch == EPOCHS + 1
     assert trainer.global_step == EPOCHS * STEPS_PER_EPOCH + SIZES[0] // BATCH

@@ -134,14 +134,14 @@ def test_lstm_with_bn_is_warned(capsys):
 
 def test_non_finite_loss_stops_at_once_and_keeps_last_good_checkpoint(train_script, tiny_args, tmp_path, capsys,
                                                                       monkeypatch):
-    original = NormClassifier.training_step
-    bad_step = 40  # 32 batches of 64 per epoch: the 9th batch of epoch 2
+    original = NormClassifier.model_step
+    bad_step = 40  # 32 batches of 64 per epoch: the 9th batch of epoch 2 (in the first group of 16 steps)
 
-    def poisoned(self, batch, batch_idx):
-        loss = original(self, batch, batch_idx)
-        return loss * float("nan") if self.global_step == bad_step else loss
+    def poisoned(self, batch):
+        logits, loss, y = original(self, batch)
+        return logits, (loss * float("nan") if self.training and self.global_step == bad_step else loss), y
 
-    monkeypatch.setattr(NormClassifier, "training_step", poisoned)
+    monkeypatch.setattr(NormClassifier, "model_step", poisoned)  # NaN loss, NaN gradients, NaN weights after
     line = refused(train_script, tiny_args + ["--epochs", "3"], capsys)
     assert f"became NaN at epoch 2, step {bad_step + 1} (batch 9 of the epoch)" in line
     assert "last good checkpoint" in line and "(epoch 1, step 32)" in line and "lower --lr" in line
@@ -166,6 +166,17 @@ def test_non_finite_check_batched_as_on_an_accelerator(tmp_path):
     assert len(check._pending) == 3  # not looked at yet: no host-device sync so far
     with pytest.raises(NonFiniteLoss, match=r"became inf at epoch 3, step 3 \(batch 3 of the epoch\)"):
         step(3, float("nan"))
+
+
+def test_non_finite_check_names_the_step_inside_a_group_of_steps(tmp_path):
+    """A training batch of 4 optimizer steps (steps_per_execution 4): the bad one is found inside."""
+    check = FiniteLossCheck(tmp_path / "none.ckpt")
+    trainer = SimpleNamespace(global_step=4, current_epoch=0, num_training_batches=10, world_size=1,
+                              datamodule=SimpleNamespace(steps_per_execution=4))
+    check.on_train_batch_end(trainer, None, {"loss": torch.tensor([1.0, 0.9, 0.8, 0.7])}, None, 0)
+    trainer.global_step = 8  # the second batch: steps 5-8, batches 5-8 of the epoch
+    with pytest.raises(NonFiniteLoss, match=r"became inf at epoch 1, step 7 \(batch 7 of the epoch\)"):
+        check.on_train_batch_end(trainer, None, {"loss": torch.tensor([0.6, 0.5, float("inf"), float("nan")])}, None, 1)
 
 
 class RunsCode:

@@ -78,38 +78,40 @@ def test_rerun_from_saved_config_is_identical(train, reference, tmp_path):
 
 
 # The child: the real script, whose training stands still at step PAUSE_AT (mid-epoch 2) until a
-# signal arrives, so that the kill lands mid-epoch on any machine, busy or not.
-PAUSE_AT = 20  # 16 steps per epoch: the 5th batch of epoch 2
+# signal arrives, so that the kill lands mid-epoch on any machine, busy or not. It groups 4 steps
+# per training batch (the reference: 16), and Lightning stops after the batch: at step STOP_AT.
+PAUSE_AT = 20  # 16 steps per epoch: the 5th step of epoch 2, in its 2nd batch of 4 steps
+STOP_AT = 24
 CHILD = """
 import runpy, sys, time
 from pathlib import Path
 import lightning_mods
 from lightning_mods.module import NormClassifier
 
-marker, step = Path(sys.argv[1]), NormClassifier.training_step
+marker, step = Path(sys.argv[1]), NormClassifier.train_minibatch
 
-def paused(self, batch, batch_idx):
+def paused(self, minibatch, optimizer):
     if self.global_step == %d:
         marker.touch()
         while not self.trainer.received_sigterm:  # SIGINT too: it is turned into SIGTERM
             time.sleep(0.01)
-    return step(self, batch, batch_idx)
+    return step(self, minibatch, optimizer)
 
-NormClassifier.training_step = paused
+NormClassifier.train_minibatch = paused
 sys.argv = sys.argv[2:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """ % PAUSE_AT
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_killed_mid_epoch_resumes_to_the_same_weights(train, reference, tmp_path, signum):
+def test_killed_mid_epoch_resumes_to_the_same_weights(train, reference, tmp_path, signum, capsys):
     out, marker = tmp_path / "run", tmp_path / "paused"
     # The child computes with as many threads as this process (bitwise equality depends on it).
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(torch.get_num_threads())}
     # Many epochs: it must be the signal that stops it. Resumed with --epochs EPOCHS, as the order of
     # epoch e depends on (seed, e) alone and nothing else depends on the epoch count.
     command = [sys.executable, "-c", CHILD, str(marker), str(ROOT / "scripts" / "train.py"), *ARGS,
-               "--epochs", "50", "--out", str(out)]
+               "--epochs", "50", "--steps-per-execution", "4", "--out", str(out)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -119,9 +121,16 @@ def test_killed_mid_epoch_resumes_to_the_same_weights(train, reference, tmp_path
     name = signal.Signals(signum).name
     stopped = [line for line in err.splitlines() if line.startswith("stopped: ")]
     assert process.returncode == 128 + signum, err
-    assert stopped == [f"stopped: {name}: stopped at epoch 2, step {PAUSE_AT + 1} and saved "
+    assert stopped == [f"stopped: {name}: stopped at epoch 2, step {STOP_AT} and saved "
                        f"{out / 'checkpoints' / 'last.ckpt'}; continue with: python scripts/train.py --resume --out {out}"]
     assert not (out / "summary.json").exists()
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == STOP_AT
+    # Mid-epoch, Lightning counts the epoch's progress in training batches: their grouping must stay
+    # (8 steps per batch); and 1 step per batch counts steps in Lightning's other loop. Both refused.
+    for steps, said in (("8", "stopped mid-epoch with training batches of 512 samples"), ("1", "several optimizer")):
+        capsys.readouterr()
+        assert train.main(["--resume", "--steps-per-execution", steps, "--out", str(out)]) == EXIT_USAGE
+        assert said in capsys.readouterr().err
     assert train.main(["--resume", "--epochs", str(EPOCHS), "--out", str(out)]) == 0
     assert_same_weights(weights(out), weights(reference))
     # Validation is exact too; the interrupted epoch's train/* average only the batches run after the resume.
