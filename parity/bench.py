@@ -1,10 +1,26 @@
 """The speed benchmark: one training epoch of (a) the project's Lightning path, (b) a minimal
 hand-written torch loop and (c) Keras ``fit``, on the same MLP, data and batch size.
 
-Each measurement runs in its own subprocess (``python parity/bench.py --worker JSON``: run as a
-file, so the ``parity`` package, which loads both sides, is not imported), so that its peak
-resident memory is its own and TensorFlow never shares a process with torch. The workers run
-in a rotating order; the orchestrator prints the table.
+Every measurement has its own worker subprocess (``python parity/bench.py --worker JSON``: run
+as a file, so the ``parity`` package, which loads both sides, is not imported), so that its peak
+resident memory is its own and TensorFlow never shares a process with torch.
+
+Epochs are interleaved round-robin, because a shared machine's speed drifts by tens of percent
+within a minute: measured one variant after another, the ratios a/b and c/a would compare
+different moments. For each (norm, batch size) the three workers start together and do their
+untimed setup at once; then the orchestrator drives their epochs one at a time, in turn, over
+text lines on the workers' stdin and stdout:
+
+    worker: READY             before every epoch (warm-up ones too); then it blocks on stdin
+    orchestrator: GO          run exactly one epoch
+    worker: EPOCH <seconds>   the epoch's timed training part is over
+    worker: READY             its untimed after-work (validation, checkpoint, ...) is done
+            or BENCH_RESULT {json}, then exits, after its last epoch
+
+The next worker gets its GO only after the previous one's next READY (or its exit), so no two
+workers compute at once, and every variant's epoch k lies next to the others' epoch k. Round r
+starts with the group's variant r mod 3; the group's own order rotates from one group to the
+next (``plan``). The matmul throughput is measured before the first group and after the last.
 """
 
 from __future__ import annotations
@@ -12,18 +28,23 @@ from __future__ import annotations
 import json
 import os
 import platform
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 VARIANTS = ("lightning", "torch", "keras")  # (a), (b), (c) of issue 6
 LABELS = {"lightning": "(a) Lightning, train.py path", "torch": "(b) hand-written torch loop", "keras": "(c) Keras fit"}
 TARGETS = {"a/b": {32: 1.25, 128: 1.15}, "c/a": 1.6}  # a/b at most, per batch size; c/a at least
-RESULT_TAG = "BENCH_RESULT "
+READY, GO, EPOCH_TAG, RESULT_TAG = "READY", "GO", "EPOCH ", "BENCH_RESULT "
+SCHEDULE = ("Epochs interleaved round-robin: per (norm, batch) the variants ran one epoch at a time, in turn, "
+            "the order rotating each round; no two computed at once.")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,10 +59,34 @@ class BenchConfig:
     data: str = "real"  # or "synthetic" (2,000 images: a smoke test)
     device: str = "auto"  # auto, cpu or cuda (Keras runs wherever TensorFlow runs)
     threads: int | None = None  # CPU threads of torch and TensorFlow; None: each library's default
-    timeout_s: float = 600.0  # per worker
+    timeout_s: float = 600.0  # per line awaited from a worker: its setup, each epoch with its after-work
 
 
 # ---------------------------------------------------------------- the workers (one per subprocess)
+
+class Gate:
+    """The worker's end of the protocol: ``wait_for_go`` before each epoch, ``epoch_done`` after
+    its timed part, ``send_result`` at the end."""
+
+    def __init__(self, channel, commands) -> None:
+        self.channel, self.commands = channel, commands
+
+    def wait_for_go(self) -> None:
+        self.send(READY)
+        line = self.commands.readline()
+        if line.strip() != GO:  # "" is the orchestrator gone: stop, do not train unwatched
+            raise SystemExit(f"bench worker: expected {GO} on stdin, got {line!r}")
+
+    def epoch_done(self, seconds: float) -> None:
+        self.send(f"{EPOCH_TAG}{seconds!r}")
+
+    def send_result(self, result: dict) -> None:
+        self.send(RESULT_TAG + json.dumps(result))
+
+    def send(self, line: str) -> None:
+        self.channel.write(line + "\n")
+        self.channel.flush()
+
 
 def train_flops_per_sample(hidden: list[int], in_features: int = 784, classes: int = 10) -> int:
     """Matmul FLOPs of one training sample: 2 per multiply-add, x3 for forward and backward.
@@ -80,10 +125,10 @@ def _train_split(data: str):
     return (load_real(download=False) if data == "real" else load_synthetic())["train"]
 
 
-def run_lightning(job: dict) -> dict:
+def run_lightning(job: dict, gate: Gate) -> dict:
     """(a): prepare -> make_trainer -> fit, as scripts/train.py runs it (CSV logging, metrics,
     checkpoints, progress bar, validation every epoch); timed from each epoch's first training
-    step to the start of its validation."""
+    step to the start of its validation. Each epoch waits for its GO in on_train_epoch_start."""
     import lightning as L
 
     from lightning_mods.config import TrainConfig
@@ -96,6 +141,7 @@ def run_lightning(job: dict) -> dict:
     class EpochTimer(L.Callback):
         def on_train_epoch_start(self, trainer, pl_module) -> None:
             _sync(device)
+            gate.wait_for_go()
             self.start, self.stopped = time.perf_counter(), False
 
         def on_validation_start(self, trainer, pl_module) -> None:
@@ -109,6 +155,7 @@ def run_lightning(job: dict) -> dict:
                 _sync(device)
                 seconds.append(time.perf_counter() - self.start)
                 self.stopped = True
+                gate.epoch_done(seconds[-1])
 
     with tempfile.TemporaryDirectory(prefix="bench-") as out:
         config = TrainConfig(norm=job["norm"], hidden=job["hidden"], batch_size=job["batch_size"], data=job["data"],
@@ -122,7 +169,7 @@ def run_lightning(job: dict) -> dict:
     return {"seconds": seconds[job["warmup"]:], "images": images, "device": device}
 
 
-def run_torch(job: dict) -> dict:
+def run_torch(job: dict, gate: Gate) -> dict:
     """(b): the floor. Float images in memory on the device, a fresh permutation per epoch,
     slices of it as batches; the same net (build_net) and optimizer (make_optimizer)."""
     import torch
@@ -141,6 +188,7 @@ def run_torch(job: dict) -> dict:
     batch_size, seconds = job["batch_size"], []
     for _ in range(job["warmup"] + job["epochs"]):
         _sync(device)
+        gate.wait_for_go()
         start = time.perf_counter()
         for idx in torch.randperm(len(y), device=device).split(batch_size):
             loss = F.cross_entropy(net(x[idx]), y[idx])
@@ -149,12 +197,14 @@ def run_torch(job: dict) -> dict:
             optimizer.step()
         _sync(device)
         seconds.append(time.perf_counter() - start)
+        gate.epoch_done(seconds[-1])
     return {"seconds": seconds[job["warmup"]:], "images": len(y), "device": device}
 
 
-def run_keras(job: dict) -> dict:
+def run_keras(job: dict, gate: Gate) -> dict:
     """(c): ``model.fit`` with Keras's defaults (SGD lr 0.01, shuffling, jit_compile="auto"),
-    no progress bar; float images in memory as NumPy. Never imports torch."""
+    no progress bar; float images in memory as NumPy. Each epoch waits for its GO in
+    on_epoch_begin. Never imports torch."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -170,10 +220,12 @@ def run_keras(job: dict) -> dict:
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None) -> None:
+            gate.wait_for_go()
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None) -> None:
             seconds.append(time.perf_counter() - self.start)
+            gate.epoch_done(seconds[-1])
 
     model.fit(x, y, batch_size=job["batch_size"], epochs=job["warmup"] + job["epochs"], shuffle=True, verbose=0,
               callbacks=[EpochTimer()])
@@ -200,9 +252,10 @@ def _numpy_train_split(data: str):
     return (images[:55_000] / np.float32(255)).astype("float32"), labels[:55_000]
 
 
-def run_matmul(job: dict) -> dict:
+def run_matmul(job: dict, gate: Gate) -> dict:
     """The machine's matmul throughput on this MLP's own shapes: per batch size, the forward,
-    grad-input and grad-weight products of every layer, best of several timed rounds."""
+    grad-input and grad-weight products of every layer, best of several timed rounds. One shot,
+    no epochs: it never uses the gate."""
     import torch
 
     device = _torch_device(job["device"])
@@ -245,41 +298,185 @@ def set_threads(variant: str, threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def claim_stdout():
+    """The worker's stdout as a channel for protocol lines alone; what the libraries print there
+    (Lightning's progress bar and notices) goes to stderr instead."""
+    sys.stdout.flush()
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    return channel
+
+
 def worker_main(job_json: str) -> int:
     job = json.loads(job_json)
+    gate = Gate(claim_stdout(), sys.stdin)
     set_threads(job["variant"], job.get("threads"))
-    result = WORKERS[job["variant"]](job)
+    result = WORKERS[job["variant"]](job, gate)
     result.update(job=job, peak_rss_mb=_peak_rss_mb())
-    print(RESULT_TAG + json.dumps(result), flush=True)
+    gate.send_result(result)
     return 0
 
 
 # ---------------------------------------------------------------- the orchestrator
 
+class WorkerProcess:
+    """One worker subprocess: commands on its stdin, protocol lines from its stdout (read by a
+    thread, so that waiting for a line can time out), stderr into a temporary file (so that no
+    pipe fills up, and its tail can go into an error message)."""
+
+    def __init__(self, name: str, argv: list[str], timeout_s: float) -> None:
+        self.name, self.timeout_s = name, timeout_s
+        self.stderr = tempfile.TemporaryFile("w+", prefix="bench-stderr-")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True, bufsize=1)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+
+    def _read_stdout(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)  # end of file: the worker exited
+
+    def send(self, command: str) -> None:
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self.failure(f"exited (code {self.exit_code()}) before its {command}") from None
+
+    def expect(self, tag: str) -> str:
+        """The rest of the next line that starts with ``tag``; other protocol lines are an error,
+        other text is skipped."""
+        while True:
+            try:
+                line = self.lines.get(timeout=self.timeout_s)
+            except queue.Empty:
+                raise self.failure(f"sent no {tag.strip()} line within {self.timeout_s:g} s") from None
+            if line is None:
+                raise self.failure(f"exited (code {self.exit_code()}) before its {tag.strip()} line")
+            if line.startswith(tag):
+                return line[len(tag):]
+            if line.startswith((READY, EPOCH_TAG.strip(), RESULT_TAG.strip())):
+                raise self.failure(f"sent {line[:80]!r} where {tag.strip()} was due")
+
+    def exit_code(self, wait_s: float = 10.0) -> int | None:
+        try:
+            return self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:  # its stdout closed, yet it runs on
+            return None
+
+    def finish(self) -> None:
+        """Wait for the worker's exit (after its result line); a failure unless it exits with 0."""
+        try:
+            code = self.proc.wait(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            raise self.failure(f"did not exit within {self.timeout_s:g} s of its result") from None
+        if code != 0:
+            raise self.failure(f"exited with code {code}")
+
+    def failure(self, what: str) -> RuntimeError:
+        self.stderr.flush()
+        self.stderr.seek(0)
+        tail = self.stderr.read()[-3000:]
+        return RuntimeError(f"bench worker {self.name} {what}; its stderr ends:\n{tail}")
+
+    def close(self) -> None:
+        """Kill the worker if it still runs, reap it and close its files."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.stderr):
+            try:
+                stream.close()
+            except OSError:  # stdin of a killed worker: the flush of its buffer fails
+                pass
+
+
+def worker_argv(job: dict) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)]
+
+
+def worker_name(job: dict) -> str:
+    return " ".join(str(job[key]) for key in ("variant", "norm", "batch_size") if key in job)
+
+
 def run_worker(job: dict, timeout_s: float) -> dict:
-    """Run one job in a fresh interpreter; its last tagged stdout line is the result."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout_s)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_TAG)]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"bench worker {job['variant']} {job.get('norm', '')} failed (exit {proc.returncode}):\n"
-                           + proc.stderr[-3000:])
-    return json.loads(lines[-1][len(RESULT_TAG):])
+    """Run one job that needs no GO (the matmul measurement) to its result line."""
+    worker = WorkerProcess(worker_name(job), worker_argv(job), timeout_s)
+    try:
+        result = json.loads(worker.expect(RESULT_TAG))
+        worker.finish()
+        return result
+    finally:
+        worker.close()
 
 
-def plan(config: BenchConfig) -> list[dict]:
-    """Every (norm, batch, variant) job; the variant order rotates from one (norm, batch) to the
-    next so that a slow drift of the machine's load does not always hit the same variant."""
-    jobs, turn = [], 0
+def rotated(items: list, turn: int) -> list:
+    turn %= len(items)
+    return items[turn:] + items[:turn]
+
+
+def interleave(workers: list[WorkerProcess], rounds: int, on_result: Callable[[int, dict], None] | None = None
+               ) -> list[dict]:
+    """Drive the workers' epochs round-robin, one worker computing at a time; their results, in
+    the workers' order. Round r starts with worker r mod len(workers)."""
+    for worker in workers:  # their setups ran at the same time: all must be done before any epoch
+        worker.expect(READY)
+    results: list[dict | None] = [None] * len(workers)
+    for round_ in range(rounds):
+        for index in rotated(list(range(len(workers))), round_):
+            worker = workers[index]
+            worker.send(GO)
+            worker.expect(EPOCH_TAG)
+            if round_ < rounds - 1:
+                worker.expect(READY)  # its after-work is done: the next worker's epoch runs alone
+            else:
+                results[index] = json.loads(worker.expect(RESULT_TAG))
+                worker.finish()
+                if on_result:
+                    on_result(index, results[index])
+    return results
+
+
+def run_group(argvs: list[list[str]], names: list[str], rounds: int, timeout_s: float,
+              on_result: Callable[[int, dict], None] | None = None) -> list[dict]:
+    """Start one worker per argv at once and interleave their ``rounds`` epochs; whatever happens,
+    no worker outlives this call."""
+    workers: list[WorkerProcess] = []
+    try:
+        for name, argv in zip(names, argvs):
+            workers.append(WorkerProcess(name, argv, timeout_s))
+        return interleave(workers, rounds, on_result)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def plan(config: BenchConfig) -> list[list[dict]]:
+    """One group of jobs per (batch, norm), one job per variant; the variant order rotates from
+    one group to the next so that no variant always opens (or closes) the first round."""
+    groups = []
     common = dict(hidden=config.hidden, data=config.data, device=config.device, epochs=config.epochs, warmup=config.warmup,
                   threads=config.threads)
     for batch_size in config.batch_sizes:
         for norm in config.norms:
-            order = config.variants[turn % len(config.variants):] + config.variants[:turn % len(config.variants)]
-            jobs += [dict(common, variant=v, norm=norm, batch_size=batch_size) for v in order]
-            turn += 1
-    return jobs
+            order = rotated(list(config.variants), len(groups))
+            groups.append([dict(common, variant=v, norm=norm, batch_size=batch_size) for v in order])
+    return groups
+
+
+def run_jobs(group: list[dict], timeout_s: float, progress=print) -> list[dict]:
+    """One group's measurements, interleaved; a progress line as each one ends."""
+    def report(index: int, result: dict) -> None:
+        job = group[index]
+        progress(f"{job['norm']:5} batch {job['batch_size']:>4} {job['variant']:10} "
+                 f"{statistics.median(result['seconds']):6.2f} s/epoch  "
+                 f"(epochs: {', '.join(f'{s:.2f}' for s in result['seconds'])})")
+
+    rounds = group[0]["warmup"] + group[0]["epochs"]
+    return run_group([worker_argv(job) for job in group], [worker_name(job) for job in group], rounds, timeout_s,
+                     on_result=report)
 
 
 def summarize(results: list[dict], peaks: dict[str, float], hidden: list[int]) -> tuple[list[dict], list[dict]]:
@@ -330,6 +527,8 @@ def format_table(report: dict) -> str:
     lines.append(f"\n{m['cpus']} CPUs, load average {m['load_before'][0]:.2f} before / {m['load_after'][0]:.2f} after; "
                  f"{report['wall_s']:.0f} s in all; timed epochs per measurement {report['config']['epochs']} "
                  f"(median) after {report['config']['warmup']} warm-up")
+    if report.get("schedule"):
+        lines.append(report["schedule"])
     return "\n".join(lines)
 
 
@@ -339,17 +538,14 @@ def run_bench(config: BenchConfig, progress=print) -> dict:
                       threads=config.threads)
     matmul = run_worker(matmul_job, config.timeout_s)
     results = []
-    for job in plan(config):
-        result = run_worker(job, config.timeout_s)
-        progress(f"{job['norm']:5} batch {job['batch_size']:>4} {job['variant']:10} "
-                 f"{statistics.median(result['seconds']):6.2f} s/epoch  (epochs: {', '.join(f'{s:.2f}' for s in result['seconds'])})")
-        results.append(result)
+    for group in plan(config):  # no worker runs while the matmul throughput is measured
+        results += run_jobs(group, config.timeout_s, progress)
     # Measured again at the end, the best of both: a busy moment on a shared machine lowers one.
     matmul["gflops"] = {b: max(g, run_worker(matmul_job, config.timeout_s)["gflops"][b]) for b, g in matmul["gflops"].items()}
     rows, ratios = summarize(results, matmul["gflops"], config.hidden)
     machine = dict(cpus=os.cpu_count(), processor=platform.processor() or platform.machine(), python=platform.python_version(),
                    load_before=load_before, load_after=os.getloadavg())
-    return dict(config=asdict(config), machine=machine, matmul=matmul, rows=rows, ratios=ratios,
+    return dict(config=asdict(config), machine=machine, matmul=matmul, rows=rows, ratios=ratios, schedule=SCHEDULE,
                 wall_s=time.perf_counter() - start)
 
 

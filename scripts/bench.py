@@ -5,21 +5,35 @@ one warm-up epoch then three timed epochs of each variant (each in its own proce
 real Fashion-MNIST, and prints seconds per epoch, images per second, peak resident memory,
 achieved GFLOP/s against the matmul throughput measured in the same run, and the ratios
 a/b (Lightning over the plain loop) and c/a (Keras over Lightning). ``--quick``: a smoke run.
+
+For each norm and batch size the three variants' processes start together, then run their
+epochs interleaved round-robin: one epoch of one variant at a time, in turn, the order rotating
+each round, so that the machine's drifting speed hits every variant alike and the ratios
+compare epochs run side by side (parity/bench.py describes the protocol).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, and `import parity` would import
-# scripts/parity.py: put the project root there instead (as scripts/parity.py does).
-if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from parity.bench import VARIANTS, BenchConfig, format_table, run_bench  # noqa: E402
+def load_engine():
+    """parity/bench.py, loaded from its file: the ``parity`` package would import torch and
+    TensorFlow, which the orchestrator never needs (and ``--help`` should not wait for)."""
+    path = Path(__file__).resolve().parents[1] / "parity" / "bench.py"
+    spec = importlib.util.spec_from_file_location("bench_engine", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+engine = load_engine()
+VARIANTS, BenchConfig, format_table, run_bench = engine.VARIANTS, engine.BenchConfig, engine.format_table, engine.run_bench
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""The speed benchmark: its plan and arithmetic, and one tiny end-to-end run of scripts/bench.py."""
+"""The speed benchmark: its plan and arithmetic, the round-robin driver (on fake workers), and
+one tiny end-to-end run of scripts/bench.py."""
 
 from __future__ import annotations
 
@@ -10,17 +11,97 @@ from pathlib import Path
 
 import pytest
 
-from parity.bench import VARIANTS, BenchConfig, format_table, plan, summarize, train_flops_per_sample
+from parity.bench import (SCHEDULE, VARIANTS, BenchConfig, format_table, plan, run_group, summarize,
+                          train_flops_per_sample)
 
 
-def test_plan_covers_every_job_and_rotates_the_variant_order():
+def test_plan_groups_every_job_by_norm_and_batch_and_rotates_the_variant_order():
     config = BenchConfig(norms=["bn", "none", "ln"], batch_sizes=[32, 128])
-    jobs = plan(config)
-    keys = [(j["norm"], j["batch_size"], j["variant"]) for j in jobs]
+    groups = plan(config)
+    assert len(groups) == 2 * 3
+    for group in groups:  # one (norm, batch) per group, every variant once
+        assert len({(j["norm"], j["batch_size"]) for j in group}) == 1
+        assert sorted(j["variant"] for j in group) == sorted(VARIANTS)
+    keys = [(j["norm"], j["batch_size"], j["variant"]) for group in groups for j in group]
     assert len(keys) == len(set(keys)) == 3 * 2 * 3
-    firsts = [jobs[i]["variant"] for i in range(0, len(jobs), 3)]
-    assert set(firsts) == set(VARIANTS)  # no variant always runs first (or last)
-    assert all(j["epochs"] == config.epochs and j["warmup"] == config.warmup for j in jobs)
+    assert {group[0]["variant"] for group in groups} == set(VARIANTS)  # no variant always opens a round
+    assert all(j["epochs"] == config.epochs and j["warmup"] == config.warmup for group in groups for j in group)
+
+
+# A fake worker on the READY / GO / EPOCH protocol: it logs, to a file shared by all, when it is
+# busy (from GO to its next READY, after-work included) and its pid, then reports its epochs.
+FAKE_WORKER = r"""
+import json, os, sys, time
+name, log, rounds, fail_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def note(*words):
+    with open(log, "a") as f:
+        f.write(" ".join(map(str, (name, *words))) + "\n")
+note("pid", os.getpid())
+time.sleep(0.1)  # setup: the workers' setups run at the same time
+seconds = []
+for epoch in range(rounds):
+    print("noise: libraries print too", flush=True)
+    print("READY", flush=True)
+    assert sys.stdin.readline().strip() == "GO"
+    if epoch == fail_at:
+        sys.exit("fake worker " + name + " breaks down")
+    start = time.monotonic()
+    time.sleep(0.03)  # the timed epoch
+    seconds.append(time.monotonic() - start)
+    print("EPOCH", seconds[-1], flush=True)
+    time.sleep(0.03)  # untimed after-work: it must not overlap another worker's epoch either
+    note("busy", epoch, repr(start), repr(time.monotonic()))
+print("BENCH_RESULT " + json.dumps({"name": name, "seconds": seconds}), flush=True)
+"""
+
+
+def fake_group(log: Path, rounds: int, names=("a", "b", "c"), fail: dict | None = None) -> list[list[str]]:
+    fail = fail or {}
+    return [[sys.executable, "-c", FAKE_WORKER, name, str(log), str(rounds), str(fail.get(name, -1))] for name in names]
+
+
+def logged(log: Path, kind: str) -> list[list[str]]:
+    return [line.split() for line in log.read_text().splitlines() if line.split()[1] == kind]
+
+
+def test_round_robin_runs_one_worker_at_a_time_rotates_the_order_and_collects_results(tmp_path):
+    log, rounds, names = tmp_path / "log", 4, ["a", "b", "c"]
+    finished = []
+    results = run_group(fake_group(log, rounds), names, rounds, timeout_s=30,
+                        on_result=lambda index, result: finished.append(names[index]))
+    assert [r["name"] for r in results] == names  # in the workers' order, whoever finished first
+    assert all(len(r["seconds"]) == rounds for r in results)
+    busy = sorted((float(start), float(end), name, int(epoch)) for name, _, epoch, start, end in logged(log, "busy"))
+    assert len(busy) == 3 * rounds
+    for (_, end, *_), (start, *_) in zip(busy, busy[1:]):
+        assert end <= start  # no two workers computed at once, after-work included
+    order = [name for _, _, name, _ in busy]
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]  # round r starts with worker r mod 3
+    assert [epoch for *_, epoch in busy] == [r for r in range(rounds) for _ in names]  # epoch k next to epoch k
+    assert finished == ["a", "b", "c"]
+
+
+def assert_all_gone(log: Path) -> None:
+    for _, _, pid in logged(log, "pid"):
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)  # killed and reaped: no orphan
+
+
+def test_a_worker_that_dies_stops_the_group_with_its_stderr(tmp_path):
+    log = tmp_path / "log"
+    with pytest.raises(RuntimeError, match=r"(?s)bench worker b exited \(code 1\) before its EPOCH line.*breaks down"):
+        run_group(fake_group(log, 3, fail={"b": 1}), ["a", "b", "c"], 3, timeout_s=30)
+    assert_all_gone(log)
+
+
+def test_a_silent_worker_times_out_and_the_group_is_killed(tmp_path):
+    log = tmp_path / "log"
+    argvs = fake_group(log, 2, names=("a", "b"))
+    argvs[1] = [sys.executable, "-c", "import os, sys, time; open(sys.argv[1], 'a').write(f'z pid {os.getpid()}\\n');"
+                " print('starting', file=sys.stderr, flush=True); time.sleep(60)", str(log)]
+    with pytest.raises(RuntimeError, match=r"(?s)bench worker z sent no READY line within 1 s.*starting"):
+        run_group(argvs, ["a", "z"], 2, timeout_s=1)
+    assert_all_gone(log)
 
 
 def test_flops_count_the_linear_layers_forward_and_backward():
@@ -66,4 +147,4 @@ def test_bench_script_quick_run_writes_table_and_json(tmp_path):
     assert report["matmul"]["gflops"]["64"] > 0
     printed = proc.stdout
     assert "a/b" in printed and "(c) Keras fit" in printed
-    assert format_table(report) in printed
+    assert format_table(report) in printed and SCHEDULE in printed
