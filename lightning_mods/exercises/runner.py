@@ -102,7 +102,7 @@ class _Steps(L.Callback):
         self.bar, self.label = bar, label
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.losses.append(float(outputs["loss"]))
+        self.losses.extend(outputs["loss"].reshape(-1).tolist())  # one loss per optimizer step of the batch
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         acc = trainer.callback_metrics.get("val/acc")
