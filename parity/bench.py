@@ -5,21 +5,23 @@ Every measurement has its own worker subprocess (``python parity/bench.py --work
 as a file, so the ``parity`` package, which loads both sides, is not imported), so that its peak
 resident memory is its own and TensorFlow never shares a process with torch.
 
-Epochs are interleaved round-robin, because a shared machine's speed drifts by tens of percent
-within a minute: measured one variant after another, the ratios a/b and c/a would compare
-different moments. For each (norm, batch size) the three workers start together and do their
-untimed setup at once; then the orchestrator drives their epochs one at a time, in turn, over
-text lines on the workers' stdin and stdout:
+Epochs are interleaved in slices, because a shared machine's speed changes in phases of a few
+seconds (seen here: 2x slower for 5-10 s, then back), about as long as one epoch: measured one
+variant after another, even epoch by epoch, the ratios a/b and c/a would compare different
+moments. For each (norm, batch size) the three workers start together and do their untimed
+setup at once; then the orchestrator gives them turns, one worker computing at a time, over text
+lines on the workers' stdin and stdout. Each epoch (warm-up ones too) runs in ``slices`` turns
+of about 1/slices of its training batches; the clock stops between turns, so an epoch's time is
+the sum of its slices, and every variant's slice k of epoch e lies next to the others':
 
-    worker: READY             before every epoch (warm-up ones too); then it blocks on stdin
-    orchestrator: GO          run exactly one epoch
-    worker: EPOCH <seconds>   the epoch's timed training part is over
-    worker: READY             its untimed after-work (validation, checkpoint, ...) is done
+    worker: READY             at an epoch's start or a slice boundary; then it blocks on stdin
+    orchestrator: GO          run one slice
+    worker: EPOCH <seconds>   after an epoch's last slice: the epoch's timed training part
+    worker: READY             ... (after an epoch's untimed after-work: validation, checkpoint)
             or BENCH_RESULT {json}, then exits, after its last epoch
 
-The next worker gets its GO only after the previous one's next READY (or its exit), so no two
-workers compute at once, and every variant's epoch k lies next to the others' epoch k. Round r
-starts with the group's variant r mod 3; the group's own order rotates from one group to the
+The next worker gets its GO only after the previous one's next READY (or its exit). Turn t
+starts with the group's variant t mod 3; the group's own order rotates from one group to the
 next (``plan``). The matmul throughput is measured before the first group and after the last.
 """
 
@@ -43,8 +45,8 @@ VARIANTS = ("lightning", "torch", "keras")  # (a), (b), (c) of issue 6
 LABELS = {"lightning": "(a) Lightning, train.py path", "torch": "(b) hand-written torch loop", "keras": "(c) Keras fit"}
 TARGETS = {"a/b": {32: 1.25, 128: 1.15}, "c/a": 1.6}  # a/b at most, per batch size; c/a at least
 READY, GO, EPOCH_TAG, RESULT_TAG = "READY", "GO", "EPOCH ", "BENCH_RESULT "
-SCHEDULE = ("Epochs interleaved round-robin: per (norm, batch) the variants ran one epoch at a time, in turn, "
-            "the order rotating each round; no two computed at once.")
+SCHEDULE = ("Epochs interleaved: per (norm, batch) the variants took turns of 1/{slices} epoch, one computing at a "
+            "time, the order rotating each turn; an epoch's time is the sum of its slices.")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -59,26 +61,47 @@ class BenchConfig:
     data: str = "real"  # or "synthetic" (2,000 images: a smoke test)
     device: str = "auto"  # auto, cpu or cuda (Keras runs wherever TensorFlow runs)
     threads: int | None = None  # CPU threads of torch and TensorFlow; None: each library's default
-    timeout_s: float = 600.0  # per line awaited from a worker: its setup, each epoch with its after-work
+    slices: int = 8  # turns per epoch (see the module's docstring)
+    timeout_s: float = 600.0  # per line awaited from a worker: its setup, each slice with an epoch's after-work
 
 
 # ---------------------------------------------------------------- the workers (one per subprocess)
 
 class Gate:
-    """The worker's end of the protocol: ``wait_for_go`` before each epoch, ``epoch_done`` after
-    its timed part, ``send_result`` at the end."""
+    """The worker's end of the protocol. An epoch: ``start_epoch`` (wait for GO, clock on),
+    ``pause`` at each of ``cuts(batches)`` (clock off, wait for GO, clock on), ``end_epoch``
+    (clock off, send the epoch's seconds). ``sync`` waits for the device before each reading."""
 
-    def __init__(self, channel, commands) -> None:
-        self.channel, self.commands = channel, commands
+    def __init__(self, channel, commands, slices: int = 1, sync=lambda: None) -> None:
+        self.channel, self.commands, self.slices, self.sync = channel, commands, slices, sync
+        self.elapsed, self.started = 0.0, 0.0
+
+    def cuts(self, batches: int) -> set[int]:
+        """The batch indices that start a new slice of an epoch of ``batches`` batches."""
+        return {round(k * batches / self.slices) for k in range(1, self.slices)} - {0, batches}
+
+    def start_epoch(self) -> None:
+        self.sync()
+        self.wait_for_go()
+        self.elapsed, self.started = 0.0, time.perf_counter()
+
+    def pause(self) -> None:
+        self.sync()
+        self.elapsed += time.perf_counter() - self.started
+        self.wait_for_go()
+        self.started = time.perf_counter()
+
+    def end_epoch(self) -> float:
+        self.sync()
+        self.elapsed += time.perf_counter() - self.started
+        self.send(f"{EPOCH_TAG}{self.elapsed!r}")
+        return self.elapsed
 
     def wait_for_go(self) -> None:
         self.send(READY)
         line = self.commands.readline()
         if line.strip() != GO:  # "" is the orchestrator gone: stop, do not train unwatched
             raise SystemExit(f"bench worker: expected {GO} on stdin, got {line!r}")
-
-    def epoch_done(self, seconds: float) -> None:
-        self.send(f"{EPOCH_TAG}{seconds!r}")
 
     def send_result(self, result: dict) -> None:
         self.send(RESULT_TAG + json.dumps(result))
@@ -128,7 +151,8 @@ def _train_split(data: str):
 def run_lightning(job: dict, gate: Gate) -> dict:
     """(a): prepare -> make_trainer -> fit, as scripts/train.py runs it (CSV logging, metrics,
     checkpoints, progress bar, validation every epoch); timed from each epoch's first training
-    step to the start of its validation. Each epoch waits for its GO in on_train_epoch_start."""
+    step to the start of its validation, in slices that start in on_train_epoch_start and
+    on_train_batch_start."""
     import lightning as L
 
     from lightning_mods.config import TrainConfig
@@ -136,13 +160,17 @@ def run_lightning(job: dict, gate: Gate) -> dict:
     from lightning_mods.training import make_trainer, prepare
 
     device = _torch_device(job["device"])
+    gate.sync = lambda: _sync(device)
     seconds: list[float] = []
 
     class EpochTimer(L.Callback):
         def on_train_epoch_start(self, trainer, pl_module) -> None:
-            _sync(device)
-            gate.wait_for_go()
-            self.start, self.stopped = time.perf_counter(), False
+            self.cuts, self.open = gate.cuts(trainer.num_training_batches), True
+            gate.start_epoch()
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+            if batch_idx in self.cuts:
+                gate.pause()
 
         def on_validation_start(self, trainer, pl_module) -> None:
             self.stop()
@@ -151,11 +179,9 @@ def run_lightning(job: dict, gate: Gate) -> dict:
             self.stop()  # no validation this epoch
 
         def stop(self) -> None:
-            if not self.stopped:
-                _sync(device)
-                seconds.append(time.perf_counter() - self.start)
-                self.stopped = True
-                gate.epoch_done(seconds[-1])
+            if self.open:
+                seconds.append(gate.end_epoch())
+                self.open = False
 
     with tempfile.TemporaryDirectory(prefix="bench-") as out:
         config = TrainConfig(norm=job["norm"], hidden=job["hidden"], batch_size=job["batch_size"], data=job["data"],
@@ -180,31 +206,31 @@ def run_torch(job: dict, gate: Gate) -> dict:
     from lightning_mods.nets import build_net
 
     device = _torch_device(job["device"])
+    gate.sync = lambda: _sync(device)
     torch.manual_seed(0)
     images, labels = _train_split(job["data"])
     x, y = images.to(device).float().div_(255), labels.to(device)
     net = build_net(TrainConfig(norm=job["norm"], hidden=job["hidden"]).net_config()).to(device).train()
     optimizer = make_optimizer("sgd", net.parameters(), None)
     batch_size, seconds = job["batch_size"], []
+    cuts = gate.cuts(-(-len(y) // batch_size))
     for _ in range(job["warmup"] + job["epochs"]):
-        _sync(device)
-        gate.wait_for_go()
-        start = time.perf_counter()
-        for idx in torch.randperm(len(y), device=device).split(batch_size):
+        gate.start_epoch()
+        for step, idx in enumerate(torch.randperm(len(y), device=device).split(batch_size)):
+            if step in cuts:
+                gate.pause()
             loss = F.cross_entropy(net(x[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        _sync(device)
-        seconds.append(time.perf_counter() - start)
-        gate.epoch_done(seconds[-1])
+        seconds.append(gate.end_epoch())
     return {"seconds": seconds[job["warmup"]:], "images": len(y), "device": device}
 
 
 def run_keras(job: dict, gate: Gate) -> dict:
     """(c): ``model.fit`` with Keras's defaults (SGD lr 0.01, shuffling, jit_compile="auto"),
-    no progress bar; float images in memory as NumPy. Each epoch waits for its GO in
-    on_epoch_begin. Never imports torch."""
+    no progress bar; float images in memory as NumPy. Slices start in on_epoch_begin and
+    on_train_batch_begin. Never imports torch."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -217,15 +243,18 @@ def run_keras(job: dict, gate: Gate) -> dict:
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     seconds: list[float] = []
+    cuts = gate.cuts(-(-len(y) // job["batch_size"]))
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None) -> None:
-            gate.wait_for_go()
-            self.start = time.perf_counter()
+            gate.start_epoch()
+
+        def on_train_batch_begin(self, batch, logs=None) -> None:
+            if batch in cuts:
+                gate.pause()
 
         def on_epoch_end(self, epoch, logs=None) -> None:
-            seconds.append(time.perf_counter() - self.start)
-            gate.epoch_done(seconds[-1])
+            seconds.append(gate.end_epoch())
 
     model.fit(x, y, batch_size=job["batch_size"], epochs=job["warmup"] + job["epochs"], shuffle=True, verbose=0,
               callbacks=[EpochTimer()])
@@ -309,7 +338,7 @@ def claim_stdout():
 
 def worker_main(job_json: str) -> int:
     job = json.loads(job_json)
-    gate = Gate(claim_stdout(), sys.stdin)
+    gate = Gate(claim_stdout(), sys.stdin, slices=job.get("slices", 1))
     set_threads(job["variant"], job.get("threads"))
     result = WORKERS[job["variant"]](job, gate)
     result.update(job=job, peak_rss_mb=_peak_rss_mb())
@@ -345,20 +374,38 @@ class WorkerProcess:
         except (BrokenPipeError, OSError):
             raise self.failure(f"exited (code {self.exit_code()}) before its {command}") from None
 
+    def next_line(self, due: str) -> str:
+        """The worker's next stdout line; a failure if it exits or stays silent past the timeout."""
+        try:
+            line = self.lines.get(timeout=self.timeout_s)
+        except queue.Empty:
+            raise self.failure(f"sent no {due} line within {self.timeout_s:g} s") from None
+        if line is None:
+            raise self.failure(f"exited (code {self.exit_code()}) before its {due} line")
+        return line
+
     def expect(self, tag: str) -> str:
         """The rest of the next line that starts with ``tag``; other protocol lines are an error,
         other text is skipped."""
         while True:
-            try:
-                line = self.lines.get(timeout=self.timeout_s)
-            except queue.Empty:
-                raise self.failure(f"sent no {tag.strip()} line within {self.timeout_s:g} s") from None
-            if line is None:
-                raise self.failure(f"exited (code {self.exit_code()}) before its {tag.strip()} line")
+            line = self.next_line(tag.strip())
             if line.startswith(tag):
                 return line[len(tag):]
             if line.startswith((READY, EPOCH_TAG.strip(), RESULT_TAG.strip())):
                 raise self.failure(f"sent {line[:80]!r} where {tag.strip()} was due")
+
+    def take_turn(self) -> dict | None:
+        """GO, then wait until the worker is idle again: None at its next READY, or its result
+        (after it exited cleanly) at the end. EPOCH lines on the way are informative only."""
+        self.send(GO)
+        while True:
+            line = self.next_line(f"{READY} or {RESULT_TAG.strip()}")
+            if line == READY:
+                return None
+            if line.startswith(RESULT_TAG):
+                result = json.loads(line[len(RESULT_TAG):])
+                self.finish()
+                return result
 
     def exit_code(self, wait_s: float = 10.0) -> int | None:
         try:
@@ -417,37 +464,33 @@ def rotated(items: list, turn: int) -> list:
     return items[turn:] + items[:turn]
 
 
-def interleave(workers: list[WorkerProcess], rounds: int, on_result: Callable[[int, dict], None] | None = None
-               ) -> list[dict]:
-    """Drive the workers' epochs round-robin, one worker computing at a time; their results, in
-    the workers' order. Round r starts with worker r mod len(workers)."""
-    for worker in workers:  # their setups ran at the same time: all must be done before any epoch
+def interleave(workers: list[WorkerProcess], on_result: Callable[[int, dict], None] | None = None) -> list[dict]:
+    """Give the workers turns round-robin, one worker computing at a time, until each has sent its
+    result; the results, in the workers' order. Turn t starts with worker t mod len(workers)."""
+    for worker in workers:  # their setups ran at the same time: all must be done before any turn
         worker.expect(READY)
     results: list[dict | None] = [None] * len(workers)
-    for round_ in range(rounds):
-        for index in rotated(list(range(len(workers))), round_):
-            worker = workers[index]
-            worker.send(GO)
-            worker.expect(EPOCH_TAG)
-            if round_ < rounds - 1:
-                worker.expect(READY)  # its after-work is done: the next worker's epoch runs alone
-            else:
-                results[index] = json.loads(worker.expect(RESULT_TAG))
-                worker.finish()
-                if on_result:
-                    on_result(index, results[index])
+    turn = 0
+    while any(result is None for result in results):
+        for index in rotated(list(range(len(workers))), turn):
+            if results[index] is not None:
+                continue
+            results[index] = workers[index].take_turn()
+            if results[index] is not None and on_result:
+                on_result(index, results[index])
+        turn += 1
     return results
 
 
-def run_group(argvs: list[list[str]], names: list[str], rounds: int, timeout_s: float,
+def run_group(argvs: list[list[str]], names: list[str], timeout_s: float,
               on_result: Callable[[int, dict], None] | None = None) -> list[dict]:
-    """Start one worker per argv at once and interleave their ``rounds`` epochs; whatever happens,
-    no worker outlives this call."""
+    """Start one worker per argv at once and interleave their turns; whatever happens, no worker
+    outlives this call."""
     workers: list[WorkerProcess] = []
     try:
         for name, argv in zip(names, argvs):
             workers.append(WorkerProcess(name, argv, timeout_s))
-        return interleave(workers, rounds, on_result)
+        return interleave(workers, on_result)
     finally:
         for worker in workers:
             worker.close()
@@ -458,7 +501,7 @@ def plan(config: BenchConfig) -> list[list[dict]]:
     one group to the next so that no variant always opens (or closes) the first round."""
     groups = []
     common = dict(hidden=config.hidden, data=config.data, device=config.device, epochs=config.epochs, warmup=config.warmup,
-                  threads=config.threads)
+                  threads=config.threads, slices=config.slices)
     for batch_size in config.batch_sizes:
         for norm in config.norms:
             order = rotated(list(config.variants), len(groups))
@@ -474,9 +517,7 @@ def run_jobs(group: list[dict], timeout_s: float, progress=print) -> list[dict]:
                  f"{statistics.median(result['seconds']):6.2f} s/epoch  "
                  f"(epochs: {', '.join(f'{s:.2f}' for s in result['seconds'])})")
 
-    rounds = group[0]["warmup"] + group[0]["epochs"]
-    return run_group([worker_argv(job) for job in group], [worker_name(job) for job in group], rounds, timeout_s,
-                     on_result=report)
+    return run_group([worker_argv(job) for job in group], [worker_name(job) for job in group], timeout_s, on_result=report)
 
 
 def summarize(results: list[dict], peaks: dict[str, float], hidden: list[int]) -> tuple[list[dict], list[dict]]:
@@ -545,7 +586,8 @@ def run_bench(config: BenchConfig, progress=print) -> dict:
     rows, ratios = summarize(results, matmul["gflops"], config.hidden)
     machine = dict(cpus=os.cpu_count(), processor=platform.processor() or platform.machine(), python=platform.python_version(),
                    load_before=load_before, load_after=os.getloadavg())
-    return dict(config=asdict(config), machine=machine, matmul=matmul, rows=rows, ratios=ratios, schedule=SCHEDULE,
+    return dict(config=asdict(config), machine=machine, matmul=matmul, rows=rows, ratios=ratios,
+                schedule=SCHEDULE.format(slices=config.slices),
                 wall_s=time.perf_counter() - start)
 
 

@@ -6,10 +6,10 @@ real Fashion-MNIST, and prints seconds per epoch, images per second, peak reside
 achieved GFLOP/s against the matmul throughput measured in the same run, and the ratios
 a/b (Lightning over the plain loop) and c/a (Keras over Lightning). ``--quick``: a smoke run.
 
-For each norm and batch size the three variants' processes start together, then run their
-epochs interleaved round-robin: one epoch of one variant at a time, in turn, the order rotating
-each round, so that the machine's drifting speed hits every variant alike and the ratios
-compare epochs run side by side (parity/bench.py describes the protocol).
+For each norm and batch size the three variants' processes start together, then take turns of
+1/8 epoch (``--slices``), one variant computing at a time, the order rotating each turn; an
+epoch's time is the sum of its slices. The machine's changing speed thus hits every variant
+alike, and the ratios compare epochs run side by side (parity/bench.py describes the protocol).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", choices=("real", "synthetic"), default=d.data, help="synthetic: 2,000 images (default %(default)s)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="torch side's device (default %(default)s)")
     p.add_argument("--threads", type=int, help="CPU threads for torch and TensorFlow (default: each library's own)")
+    p.add_argument("--slices", type=int, default=d.slices, help="turns per epoch in the interleaving (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="smoke run: synthetic data, BN only, batch 64, hidden 32 16, 1 timed epoch")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     return p
@@ -56,12 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
     if args.quick:
         return BenchConfig(norms=["bn"], batch_sizes=[64], variants=args.variants, epochs=1, warmup=1, hidden=[32, 16],
-                           data="synthetic", device=args.device, threads=args.threads)
-    if args.epochs < 1 or args.warmup < 0:
-        raise SystemExit("error: --epochs must be at least 1 and --warmup at least 0")
+                           data="synthetic", device=args.device, threads=args.threads, slices=args.slices)
+    if args.epochs < 1 or args.warmup < 0 or args.slices < 1:
+        raise SystemExit("error: --epochs and --slices must be at least 1, --warmup at least 0")
     return BenchConfig(norms=args.norms, batch_sizes=args.batch_sizes, variants=args.variants, epochs=args.epochs,
                        warmup=args.warmup, hidden=args.hidden, data=args.data, device=args.device,
-                       threads=args.threads)
+                       threads=args.threads, slices=args.slices)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,15 +3,17 @@ one tiny end-to-end run of scripts/bench.py."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from parity.bench import (SCHEDULE, VARIANTS, BenchConfig, format_table, plan, run_group, summarize,
+from parity.bench import (SCHEDULE, VARIANTS, BenchConfig, Gate, format_table, plan, run_group, summarize,
                           train_flops_per_sample)
 
 
@@ -67,7 +69,7 @@ def logged(log: Path, kind: str) -> list[list[str]]:
 def test_round_robin_runs_one_worker_at_a_time_rotates_the_order_and_collects_results(tmp_path):
     log, rounds, names = tmp_path / "log", 4, ["a", "b", "c"]
     finished = []
-    results = run_group(fake_group(log, rounds), names, rounds, timeout_s=30,
+    results = run_group(fake_group(log, rounds), names, timeout_s=30,
                         on_result=lambda index, result: finished.append(names[index]))
     assert [r["name"] for r in results] == names  # in the workers' order, whoever finished first
     assert all(len(r["seconds"]) == rounds for r in results)
@@ -89,8 +91,8 @@ def assert_all_gone(log: Path) -> None:
 
 def test_a_worker_that_dies_stops_the_group_with_its_stderr(tmp_path):
     log = tmp_path / "log"
-    with pytest.raises(RuntimeError, match=r"(?s)bench worker b exited \(code 1\) before its EPOCH line.*breaks down"):
-        run_group(fake_group(log, 3, fail={"b": 1}), ["a", "b", "c"], 3, timeout_s=30)
+    with pytest.raises(RuntimeError, match=r"(?s)bench worker b exited \(code 1\) before its READY or BENCH_RESULT line.*breaks down"):
+        run_group(fake_group(log, 3, fail={"b": 1}), ["a", "b", "c"], timeout_s=30)
     assert_all_gone(log)
 
 
@@ -100,8 +102,34 @@ def test_a_silent_worker_times_out_and_the_group_is_killed(tmp_path):
     argvs[1] = [sys.executable, "-c", "import os, sys, time; open(sys.argv[1], 'a').write(f'z pid {os.getpid()}\\n');"
                 " print('starting', file=sys.stderr, flush=True); time.sleep(60)", str(log)]
     with pytest.raises(RuntimeError, match=r"(?s)bench worker z sent no READY line within 1 s.*starting"):
-        run_group(argvs, ["a", "z"], 2, timeout_s=1)
+        run_group(argvs, ["a", "z"], timeout_s=1)
     assert_all_gone(log)
+
+
+class SlowCommands:
+    """The orchestrator's side of a Gate: every GO takes ``delay`` seconds to come."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.sent = delay, 0
+
+    def readline(self) -> str:
+        time.sleep(self.delay)
+        self.sent += 1
+        return "GO\n"
+
+
+def test_gate_cuts_an_epoch_into_slices_and_times_only_the_work():
+    assert Gate(None, None, slices=8).cuts(27) == {3, 7, 10, 14, 17, 20, 24}  # 7 cuts: 8 slices of 3-4 batches
+    assert Gate(None, None, slices=8).cuts(2) == {1}  # fewer batches than slices: one slice per batch
+    channel, commands = io.StringIO(), SlowCommands(0.2)
+    gate = Gate(channel, commands, slices=2)
+    gate.start_epoch()
+    time.sleep(0.05)
+    gate.pause()  # the 0.2 s wait for the next GO is not the epoch's time
+    time.sleep(0.05)
+    seconds = gate.end_epoch()
+    assert 0.1 <= seconds < 0.2 and commands.sent == 2
+    assert channel.getvalue().splitlines() == ["READY", "READY", f"EPOCH {seconds!r}"]
 
 
 def test_flops_count_the_linear_layers_forward_and_backward():
@@ -147,4 +175,4 @@ def test_bench_script_quick_run_writes_table_and_json(tmp_path):
     assert report["matmul"]["gflops"]["64"] > 0
     printed = proc.stdout
     assert "a/b" in printed and "(c) Keras fit" in printed
-    assert format_table(report) in printed and SCHEDULE in printed
+    assert format_table(report) in printed and SCHEDULE.format(slices=8) in printed
