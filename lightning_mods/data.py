@@ -19,7 +19,7 @@ VAL_SIZE = 5_000
 DATA_SOURCES = ("real", "synthetic")
 # Optimizer steps per Lightning training step when one process trains (Keras's
 # compile(steps_per_execution=)): Lightning's own work per training step (hooks, loops, progress,
-# ~1 ms on a CPU) is then paid once per 16 minibatches. Under DDP: 1 (see train_dataloader).
+# ~1 ms on a CPU) is then paid once per 16 minibatches. Under DDP: 1 (resolve_steps_per_execution).
 AUTO_STEPS_PER_EXECUTION = 16
 
 
@@ -127,7 +127,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
         self.eval_batch_size, self.synthetic_sizes = eval_batch_size, synthetic_sizes
         self.seed = seed  # the training order of epoch e depends on (seed, e) only: see sampling.py
         self.requested_steps = steps_per_execution
-        self.steps_per_execution = steps_per_execution or AUTO_STEPS_PER_EXECUTION  # set by train_dataloader
+        self.steps_per_execution = steps_per_execution or AUTO_STEPS_PER_EXECUTION  # resolved once the Trainer is known
         self.splits: dict[str, ImageBatches] = {}
         self.drop_last_train = False
 
