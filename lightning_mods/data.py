@@ -127,7 +127,6 @@ class FashionMNISTDataModule(L.LightningDataModule):
         self.eval_batch_size, self.synthetic_sizes = eval_batch_size, synthetic_sizes
         self.seed = seed  # the training order of epoch e depends on (seed, e) only: see sampling.py
         self.requested_steps = steps_per_execution
-        self.steps_per_execution = steps_per_execution or AUTO_STEPS_PER_EXECUTION  # resolved once the Trainer is known
         self.splits: dict[str, ImageBatches] = {}
         self.drop_last_train = False
 
@@ -142,8 +141,6 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.load()
-        if self.trainer is not None:  # before the LightningModule's setup, which reads it
-            self.steps_per_execution = self.resolve_steps_per_execution(self.trainer.world_size)
         if self.trainer is not None and self.trainer.strategy.root_device.type == "cuda":
             for split in self.splits.values():
                 split.to(self.trainer.strategy.root_device)
@@ -164,35 +161,39 @@ class FashionMNISTDataModule(L.LightningDataModule):
         return UnrepeatedDistributedSampler(self.splits[split], num_replicas=self.trainer.world_size,
                                             rank=self.trainer.global_rank, shuffle=False)
 
-    def resolve_steps_per_execution(self, world_size: int) -> int:
-        """The optimizer steps per training batch for ``world_size`` processes: the requested
-        number, else AUTO_STEPS_PER_EXECUTION in one process; 1 under DDP, where Lightning's
-        automatic optimization (one step per training step) lets DDP sync gradients and broadcast
-        BatchNorm's buffers at every step."""
-        if world_size == 1:
+    @property
+    def world_size(self) -> int:
+        return self.trainer.world_size if self.trainer is not None else 1
+
+    @property
+    def steps_per_execution(self) -> int:
+        """The optimizer steps per training batch: the requested number, else
+        AUTO_STEPS_PER_EXECUTION in one process; 1 under DDP, where Lightning's automatic
+        optimization (one step per training step) lets DDP sync gradients and broadcast
+        BatchNorm's buffers at every step. The LightningModule reads it in its ``setup``."""
+        if self.world_size == 1:
             return self.requested_steps or AUTO_STEPS_PER_EXECUTION
         if (self.requested_steps or 1) > 1:
             raise UsageError(f"--steps-per-execution {self.requested_steps} needs one process, but this run has "
-                             f"{world_size} (DDP); leave it out (DDP takes 1 step per training batch)")
+                             f"{self.world_size} (DDP); leave it out (DDP takes 1 step per training batch)")
         return 1
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled by (seed, epoch), resumable mid-epoch; batches of ``steps_per_execution`` minibatches."""
-        split, collate = self.splits["train"], functools.partial(split_minibatches, size=self.batch_size)
-        world_size = self.trainer.world_size if self.trainer is not None else 1
-        self.steps_per_execution = self.resolve_steps_per_execution(world_size)
-        if world_size > 1:
+        split = self.splits["train"]
+        if self.world_size > 1:
             # Lightning swaps the sampler for a DistributedSampler, which pads each process's share
-            # up; drop_last then drops a last batch of 1.
-            share = math.ceil(len(split) / world_size)
+            # up; drop_last then drops a last batch of 1 (a training batch is 1 minibatch here).
+            share = math.ceil(len(split) / self.world_size)
             self.drop_last_train = self.norm == "bn" and share % self.batch_size == 1
-            return ResumableLoader(split, batch_size=self.batch_size, drop_last=self.drop_last_train, collate_fn=collate,
-                                   num_workers=0, sampler=EpochShuffle(split, self.seed))
-        # A last minibatch of 1 (BatchNorm) is dropped by sampling one index less per epoch: the same
-        # order, and the last loader batch (which holds several minibatches) is not thrown away whole.
-        sampler = EpochShuffle(split, self.seed, num_samples=len(split) - int(self.drop_last_train))
-        return ResumableLoader(split, batch_size=self.batch_size * self.steps_per_execution, collate_fn=collate,
-                               num_workers=0, sampler=sampler)
+            sampler, drop_last = EpochShuffle(split, self.seed), self.drop_last_train
+        else:
+            # A last minibatch of 1 (BatchNorm) is dropped by sampling one index less per epoch: the
+            # same order, and the last loader batch (several minibatches) is not thrown away whole.
+            sampler, drop_last = EpochShuffle(split, self.seed, num_samples=len(split) - int(self.drop_last_train)), False
+        return ResumableLoader(split, batch_size=self.batch_size * self.steps_per_execution, drop_last=drop_last,
+                               sampler=sampler, collate_fn=functools.partial(split_minibatches, size=self.batch_size),
+                               num_workers=0)
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("val")

@@ -56,7 +56,7 @@ class FiniteLossCheck(L.Callback):
             return
         losses = losses.detach().reshape(-1)  # one per optimizer step of this training step (steps_per_execution)
         # Every training batch before the epoch's last holds the same number of steps.
-        per_batch = getattr(trainer.datamodule, "steps_per_execution", 1) if getattr(trainer, "datamodule", None) else 1
+        per_batch = getattr(getattr(trainer, "datamodule", None), "steps_per_execution", 1)
         first_step, first_batch = trainer.global_step - len(losses) + 1, batch_idx * per_batch + 1
         where = [(first_step + i, trainer.current_epoch, first_batch + i) for i in range(len(losses))]
         self._pending.append((losses, where))

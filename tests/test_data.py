@@ -2,6 +2,7 @@
 
 import gzip
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -42,6 +43,16 @@ def test_grouped_minibatches_are_those_of_one_step_per_batch(steps):
 def test_steps_per_execution_below_one_is_refused():
     with pytest.raises(UsageError, match="--steps-per-execution 0 must be at least 1"):
         FashionMNISTDataModule("synthetic", batch_size=64, steps_per_execution=0)
+
+
+def test_steps_per_execution_is_one_under_ddp_and_more_is_refused():
+    dm = FashionMNISTDataModule("synthetic", batch_size=64)
+    assert dm.steps_per_execution == 16  # one process: automatic
+    dm.trainer = SimpleNamespace(world_size=2)
+    assert dm.steps_per_execution == 1
+    dm.requested_steps = 4
+    with pytest.raises(UsageError, match="--steps-per-execution 4 needs one process, but this run has 2"):
+        dm.steps_per_execution
 
 
 def test_batches_equal_sample_by_sample_indexing():
