@@ -15,27 +15,39 @@ METRICS = ("train/loss", "train/acc", "val/loss", "val/acc")
 class EpochHistory(L.Callback):
     """Records one row per training epoch: ``epoch``, the four metrics, ``seconds``.
 
-    ``seconds`` is the wall time of the epoch's training steps (validation excluded).
-    Writes ``epochs.csv`` into ``csv_dir`` (on rank 0) after every epoch when given.
+    ``seconds`` is the wall time of the epoch's training steps (validation excluded, also when
+    it runs several times within the epoch). Writes ``epochs.csv`` into ``csv_dir`` (on rank 0)
+    after every epoch when given.
     """
 
     def __init__(self, csv_dir: Path | None = None) -> None:
         self.rows: list[dict] = []
         self.csv_dir = csv_dir
-        self._start = 0.0
+        self._start: float | None = None  # the training clock runs from here (None: stopped)
         self._train_seconds = 0.0
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._start = time.perf_counter()
         self._train_seconds = 0.0
 
+    def train_seconds(self) -> float:
+        """Training wall seconds of the current epoch so far."""
+        running = time.perf_counter() - self._start if self._start is not None else 0.0
+        return self._train_seconds + running
+
     def on_validation_start(self, trainer, pl_module) -> None:
         # During fit, validation runs inside the training epoch: stop the training clock here.
-        if not trainer.sanity_checking and trainer.state.fn == "fit" and not self._train_seconds:
-            self._train_seconds = time.perf_counter() - self._start
+        if not trainer.sanity_checking and trainer.state.fn == "fit" and self._start is not None:
+            self._train_seconds = self.train_seconds()
+            self._start = None
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking and trainer.state.fn == "fit" and self._start is None:
+            self._start = time.perf_counter()  # training goes on in this epoch (or the epoch ends)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        seconds = self._train_seconds or time.perf_counter() - self._start
+        seconds = self.train_seconds()
+        self._start = None
         metrics = trainer.callback_metrics
         row = {"epoch": trainer.current_epoch + 1}
         row.update({name: float(metrics[name]) if name in metrics else math.nan for name in METRICS})
@@ -58,14 +70,42 @@ class EpochHistory(L.Callback):
         self._start = time.perf_counter()  # resumed mid-epoch: time the part run here
 
 
-def epochs_to(rows: list[dict], metric: str, threshold: float, below: bool = True) -> int | None:
-    """The first epoch whose ``metric`` crosses ``threshold`` (``None`` if none does).
+class ValCurve(L.Callback):
+    """Records every validation of a fit, also those within an epoch (``val_check_interval``):
+    ``epoch`` (optimizer steps so far / steps per epoch, e.g. 1.3), ``step``, ``seconds`` (training
+    wall seconds so far, validation excluded, from ``history``) and the validation metrics."""
 
-    >>> epochs_to([{"epoch": 1, "val/loss": 0.5}, {"epoch": 2, "val/loss": 0.39}], "val/loss", 0.4)
-    2
-    """
+    def __init__(self, history: EpochHistory, steps_per_epoch: int) -> None:
+        self.history, self.steps_per_epoch = history, steps_per_epoch
+        self.rows: list[dict] = []
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        done = sum(row["seconds"] for row in self.history.rows)  # whole epochs before this one
+        metrics = trainer.callback_metrics
+        self.rows.append({"epoch": trainer.global_step / self.steps_per_epoch, "step": trainer.global_step,
+                          "seconds": done + self.history.train_seconds(),
+                          **{name: float(metrics[name]) for name in ("val/loss", "val/acc") if name in metrics}})
+
+
+def first_crossing(rows: list[dict], metric: str, threshold: float, below: bool = True) -> dict | None:
+    """The first row whose ``metric`` crosses ``threshold`` (``None`` if none does)."""
     for row in rows:
         value = row.get(metric, math.nan)
         if (value < threshold) if below else (value >= threshold):
-            return row["epoch"]
+            return row
     return None
+
+
+def epochs_to(rows: list[dict], metric: str, threshold: float, below: bool = True) -> int | float | None:
+    """The ``epoch`` of the first row whose ``metric`` crosses ``threshold`` (``None`` if none
+    does); with ValCurve rows, a fraction of an epoch.
+
+    >>> epochs_to([{"epoch": 1, "val/loss": 0.5}, {"epoch": 2, "val/loss": 0.39}], "val/loss", 0.4)
+    2
+    >>> epochs_to([{"epoch": 0.1, "val/loss": 0.9}, {"epoch": 0.2, "val/loss": 0.35}], "val/loss", 0.4)
+    0.2
+    """
+    row = first_crossing(rows, metric, threshold, below)
+    return None if row is None else row["epoch"]

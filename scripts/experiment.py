@@ -1,9 +1,15 @@
 """Run one of the lesson's exercises (or the homework, or all) and write its report.
 
-``python scripts/experiment.py homework`` trains every variant for each seed, then writes
-``reports/homework/``: report.md (a table and what it shows), results.json and PNG plots,
-and prints the table. ``all`` runs every experiment (runs they share are trained once) and
-writes ``reports/report.md``, an index with each experiment's wall time.
+``python scripts/experiment.py homework`` trains every variant for each seed (5 by default;
+seed s gives every variant the same initial weights and data order), then writes
+``reports/homework/``: report.md (tables with 95% confidence intervals over seeds, the lesson's
+claims with verdicts made by the rule in lightning_mods/exercises/stats.py), results.json and PNG
+plots, and prints the table. ``all`` runs every experiment (runs they share are trained once)
+and writes ``reports/report.md``, an index with the command, wall time, workers and threads.
+
+Runs train in parallel: ``--workers`` processes (default: one per core) of ``--threads`` torch
+threads (default: cores / workers); a run's numbers do not depend on where it ran.
+``--executor ray --ray-address HOST:PORT`` sends the same runs to a Ray cluster.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import lightning_mods  # noqa: F401  (the torch side first: see lightning_mods/_
 from lightning_mods.data import DATA_SOURCES
 from lightning_mods.errors import EXIT_USAGE, UsageError
 from lightning_mods.exercises import NAMES
+from lightning_mods.exercises.pool import EXECUTORS, PoolSettings, machine_cores
 
 MAX_EPOCHS = 50  # a bound, so that a typo cannot start a week-long run
 
@@ -24,7 +31,7 @@ MAX_EPOCHS = 50  # a bound, so that a typo cannot start a week-long run
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", choices=[*NAMES, "all"], help="which experiment to run")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per variant, 0..N-1 (default %(default)s)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds per variant, 0..N-1 (default %(default)s)")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"epochs per run, at most {MAX_EPOCHS} (default: each experiment's own, see its report)")
     p.add_argument("--images-per-epoch", type=int, default=4_096,
@@ -32,8 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", choices=DATA_SOURCES, default="real", help="real Fashion-MNIST or synthetic stand-in (default %(default)s)")
     p.add_argument("--data-dir", default=None, help="folder of the four Fashion-MNIST files (default: found automatically)")
     p.add_argument("--out", default="reports", help="reports folder (default %(default)s)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default %(default)s: many small runs on a shared CPU thrash with more)")
+    p.add_argument("--workers", type=int, default=0,
+                   help=f"runs trained at once, each in its own process (default: one per core, here {machine_cores()})")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per run (default: cores / workers)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local process pool, or a Ray cluster (pip install -e \".[ray]\") (default %(default)s)")
+    p.add_argument("--ray-address", default=None, help="the Ray cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
 
@@ -44,39 +55,42 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import torch
 
-        from lightning_mods.exercises import run_experiment
+        from lightning_mods.exercises import run_experiments
         from lightning_mods.exercises.report import markdown_table, text_table
         from lightning_mods.exercises.runner import Runner, Settings
         from lightning_mods.training import check_out_dir
 
         if args.epochs is not None and args.epochs > MAX_EPOCHS:
             raise UsageError(f"--epochs {args.epochs} is above the bound of {MAX_EPOCHS}; pick {MAX_EPOCHS} or fewer")
-        if args.threads < 1:
-            raise UsageError(f"--threads {args.threads} must be at least 1")
+        pool = PoolSettings(workers=args.workers, threads=args.threads, executor=args.executor,
+                            ray_address=args.ray_address)
         threads_before = torch.get_num_threads()
-        torch.set_num_threads(args.threads)  # restored below: main() also runs inside other processes (tests)
+        torch.set_num_threads(pool.n_threads)  # restored below: main() also runs inside other processes (tests)
         settings = Settings(seeds=args.seeds, epochs=args.epochs, data=args.data, data_dir=args.data_dir,
-                            progress=args.progress, images_per_epoch=args.images_per_epoch)
+                            progress=args.progress, images_per_epoch=args.images_per_epoch, pool=pool)
         out = Path(args.out)
         check_out_dir(out)
         runner = Runner(settings)
         names = NAMES if args.name == "all" else (args.name,)
-        walls = []
+        rows = []
         start = time.perf_counter()
-        for name in names:
-            began = time.perf_counter()
-            report = run_experiment(name, runner, out)
-            walls.append([name, report.title, f"{time.perf_counter() - began:.0f}"])
+        for name, report, fits in run_experiments(names, runner, out):
+            rows.append([f"[{name}]({name}/report.md)", report.title, str(len(fits)),
+                         f"{sum(f.seconds for f in {id(f.model): f for f in fits}.values()):.0f}"])
             print(f"\n{report.title}  ->  {out / name / 'report.md'}\n{text_table(report.columns, report.rows)}", flush=True)
         total = time.perf_counter() - start
         if args.name == "all":
-            index = markdown_table(["experiment", "title", "wall seconds"],
-                                   [[f"[{n}]({n}/report.md)", t, s] for n, t, s in walls])
+            command = " ".join(["python scripts/experiment.py", *(argv if argv is not None else sys.argv[1:])])
+            index = markdown_table(["experiment", "title", "runs", "fit seconds (sum over its runs)"], rows)
             (out / "report.md").write_text(
-                f"# The lesson's exercises and homework\n\n`python scripts/experiment.py all --seeds {args.seeds}` "
-                f"on {args.data} data: {total / 60:.1f} minutes in all (runs shared by experiments are trained once, "
-                f"by the first that needs them).\n\n{index}\n")
-        print(f"\nwall time: {total:.0f} s", flush=True)
+                f"# The lesson's exercises and homework\n\n`{command}` on {args.data} data: {total / 60:.1f} minutes of "
+                f"wall time in all, {args.seeds} seeds, {len(runner.cache)} distinct runs (a run shared by experiments "
+                f"is trained once), {pool.n_workers} worker process(es) of {pool.n_threads} torch thread(s) each "
+                f"({pool.executor} executor) on a machine with {machine_cores()} cores.\n\n{index}\n\n"
+                "Every table gives means with 95% confidence intervals over seeds (Student t on the per-seed "
+                "paired differences; ratios: t on log-ratios); every verdict comes from the rule in "
+                "`lightning_mods/exercises/stats.py`.\n")
+        print(f"\nwall time: {total:.0f} s ({pool.n_workers} workers x {pool.n_threads} threads)", flush=True)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE

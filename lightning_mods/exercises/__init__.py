@@ -8,14 +8,19 @@ written from the measured numbers). ``runner.run_experiment`` ties them together
 NAMES = ("ex1", "ex2", "ex3", "ex4", "ex5", "homework")
 
 
-def run_experiment(name: str, runner, out_root):
-    """Plan, train (through ``runner``), analyse and write ``out_root/<name>/``; return the Report."""
+def run_experiments(names, runner, out_root):
+    """Plan every experiment, train all their runs at once (through ``runner``: each distinct run
+    once, spread over its workers, the longest first), then analyse and write each
+    ``out_root/<name>/``; yield ``(name, Report, fits)`` as each is written."""
     import importlib
 
     from lightning_mods.exercises import report as reports
 
-    module = importlib.import_module(f"lightning_mods.exercises.{name}")
-    fits = runner.run_all(module.plan(runner.settings), name)
-    result = module.analyse(fits, runner.settings)
-    reports.write(result, out_root)
-    return result
+    modules = {name: importlib.import_module(f"lightning_mods.exercises.{name}") for name in names}
+    plans = {name: module.plan(runner.settings) for name, module in modules.items()}
+    runner.run_all([spec for specs in plans.values() for spec in specs], "+".join(names) if len(names) < 3 else "all")
+    for name, module in modules.items():
+        fits = runner.run_all(plans[name], name)  # from the cache
+        result = module.analyse(fits, runner.settings)
+        reports.write(result, out_root)
+        yield name, result, fits

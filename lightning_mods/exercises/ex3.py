@@ -7,8 +7,10 @@ running averages, so its predictions change; LN computes the same thing in both 
 from __future__ import annotations
 
 from lightning_mods.exercises.probes import mode_accuracies, mode_change
-from lightning_mods.exercises.report import Report, histories, mean, pm, standard_figures
+from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, mean,
+                                             standard_figures)
 from lightning_mods.exercises.runner import RunSpec, Settings, by_variant, split
+from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci
 
 NORMS = ("bn", "ln")
 BATCH = 128  # trained and probed at batch 128 (the homework's batch-1 model is the same run)
@@ -21,24 +23,39 @@ def plan(settings: Settings) -> list[RunSpec]:
             for norm in NORMS for seed in range(settings.seeds)]
 
 
+def claims(probes: dict) -> list[Claim]:
+    bn, ln = probes["bn"], probes["ln"]
+    return [
+        Claim("BN's predictions change between training and inference mode", "fraction of a batch's predictions changed",
+              mean_ci([p["changed_fraction"] for p in bn]), ">", 0.0),
+        Claim("BN's accuracy differs between the modes", "val acc, training mode - inference mode",
+              paired_ci([p["train_mode_acc"] for p in bn], [p["eval_acc"] for p in bn]), "!=", 0.0),
+        Claim("LN's predictions are the same in both modes", "fraction of a batch's predictions changed",
+              mean_ci([p["changed_fraction"] for p in ln]), "<=", 0.0),
+    ]
+
+
 def analyse(fits, settings: Settings) -> Report:
     images, labels = split(settings, "val")
     probes = {norm: [{**mode_change(f.model.net, images[:BATCH]), **mode_accuracies(f.model.net, images, labels, BATCH)}
                      for f in group] for norm, group in by_variant(fits).items()}
-    rows = [[norm, pm([p["changed_fraction"] for p in ps]), f"{mean(p['mean_abs_logit_change'] for p in ps):.4g}",
-             f"{max(p['max_abs_logit_change'] for p in ps):.4g}", pm([p["eval_acc"] for p in ps]),
-             pm([p["train_mode_acc"] for p in ps])] for norm, ps in probes.items()]
+    rows = [[norm, ci_text([p["changed_fraction"] for p in ps]), f"{mean(p['mean_abs_logit_change'] for p in ps):.4g}",
+             f"{max(p['max_abs_logit_change'] for p in ps):.4g}", ci_text([p["eval_acc"] for p in ps]),
+             ci_text([p["train_mode_acc"] for p in ps])] for norm, ps in probes.items()]
+    checked = claims(probes)
     epochs = len(fits[0].history)
     return Report(
         name="ex3", title="Exercise 3: training-mode vs inference-mode predictions",
-        setup=(f"MLP {fits[0].spec.config.hidden}, SGD lr 0.01, batch {BATCH}, {epochs} epochs, {settings.seeds} seed(s), "
-               f"{settings.data} data. Probe: the first {BATCH} validation images as one batch, predicted with "
+        setup=(f"MLP {fits[0].spec.config.hidden}, SGD lr 0.01, batch {BATCH}, {epochs} epochs, {settings.seeds} seeds, "
+               f"{settings.data} data. {PAIRING} Probe: the first {BATCH} validation images as one batch, predicted with "
                "model.eval() and with model.train() (on a copy, so the running statistics stay untouched); "
                f"accuracies over the whole validation set in batches of {BATCH}."),
         columns=["norm", f"predictions changed (one batch of {BATCH})", "mean |logit change|", "max |logit change|",
                  "val acc, inference mode", "val acc, training mode"],
-        rows=rows, paragraph=_paragraph(probes), figures=standard_figures(fits, f"Ex. 3: BN vs LN, batch {BATCH}"),
-        results={"settings": settings.__dict__, "probes": probes, "runs": histories(fits)},
+        rows=rows, paragraph=_paragraph(probes) + " " + " ".join(c.sentence() for c in checked),
+        extra="## The lesson's claims, on these numbers\n\n" + claims_markdown(checked),
+        figures=standard_figures(fits, f"Ex. 3: BN vs LN, batch {BATCH}"),
+        results={"settings": settings, "probes": probes, "claims": claims_json(checked), "runs": histories(fits)},
     )
 
 

@@ -12,8 +12,10 @@ import math
 import matplotlib.pyplot as plt
 
 from lightning_mods.exercises.probes import mode_accuracies
-from lightning_mods.exercises.report import Report, histories, last, mean, pm, spread, standard_figures
+from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+                                             mean, spread, standard_figures)
 from lightning_mods.exercises.runner import RunSpec, Settings, by_variant, split
+from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci
 
 NORMS = ("bn", "ln", "gn")
 BATCH_SIZES = (2, 4, 8, 32, 128)
@@ -45,6 +47,26 @@ def measure(fit, images, labels) -> dict:
             "train_mode_val_acc": modes["train_mode_acc"], "mode_gap": modes["gap"]}
 
 
+def claims(measured: dict) -> list[Claim]:
+    def values(norm, b, key):
+        return [m[key] for m in measured[label(norm, b)]]
+
+    small = BATCH_SIZES[0]
+    out = [Claim(f"BN is unstable at batch {FOCUS}: its loss varies more than LN's", f"loss std (last steps), BN - LN",
+                 paired_ci(values("bn", FOCUS, "loss_std_last"), values("ln", FOCUS, "loss_std_last")), ">", 0.0)]
+    out += [Claim(f"{n.upper()} does better than BN at batch {FOCUS}", f"val acc, {n.upper()} - BN",
+                  paired_ci(values(n, FOCUS, "val_acc"), values("bn", FOCUS, "val_acc")), ">", 0.0) for n in ("ln", "gn")]
+    out.append(Claim(f"GN is far above BN at batch {small} (Wu & He)", f"val acc, GN - BN at batch {small}",
+                     paired_ci(values("gn", small, "val_acc"), values("bn", small, "val_acc")), ">", 0.0))
+    spread_gn = [max(vs) - min(vs) for vs in zip(*(values("gn", b, "val_acc") for b in BATCH_SIZES))]
+    spread_bn = [max(vs) - min(vs) for vs in zip(*(values("bn", b, "val_acc") for b in BATCH_SIZES))]
+    out.append(Claim("GN's accuracy varies less across batch sizes than BN's", "range of val acc over batch sizes, GN - BN",
+                     paired_ci(spread_gn, spread_bn), "<", 0.0))
+    out.append(Claim(f"BN's running averages lag at batch {BATCH_SIZES[-1]} (training mode beats inference mode)",
+                     "val acc, training mode - inference mode", mean_ci(values("bn", BATCH_SIZES[-1], "mode_gap")), ">", 0.0))
+    return out
+
+
 def analyse(fits, settings: Settings) -> Report:
     images, labels = split(settings, "val")
     measured = {name: [measure(f, images, labels) for f in group] for name, group in by_variant(fits).items()}
@@ -53,8 +75,9 @@ def analyse(fits, settings: Settings) -> Report:
         for norm in NORMS:
             ms = measured[label(norm, b)]
             rows.append([str(b), norm, str(ms[0]["steps"]), f"{mean(m['loss_std_last'] for m in ms):.4f}",
-                         pm([m["val_acc"] for m in ms]), pm([m["train_mode_val_acc"] for m in ms]),
+                         ci_text([m["val_acc"] for m in ms]), ci_text([m["train_mode_val_acc"] for m in ms]),
                          f"{mean(m['mode_gap'] for m in ms):+.4f}", "yes" if any(m["nan"] for m in ms) else "no"])
+    checked = claims(measured)
     focus = [f for f in fits if f.spec.config.batch_size == FOCUS]
     figures = {"val_acc_vs_batch.png": _batch_figure(measured, settings.seeds)}
     figures.update(standard_figures(focus, f"Ex. 4: batch size {FOCUS}"))
@@ -62,27 +85,29 @@ def analyse(fits, settings: Settings) -> Report:
     return Report(
         name="ex4", title="Exercise 4: BatchNorm, LayerNorm and GroupNorm at small batch sizes",
         setup=(f"MLP {fits[0].spec.config.hidden}, norm before ReLU, GN with {fits[0].spec.config.groups} groups, "
-               f"SGD lr 0.01, {settings.seeds} seed(s), {settings.data} data. BOUNDED: each run trains {epochs} epochs of "
+               f"SGD lr 0.01, {settings.seeds} seeds, {settings.data} data. {PAIRING} BOUNDED: each run trains {epochs} epochs of "
                f"{settings.images_per_epoch} images (a random subset each epoch, not the full 55,000), the same for every "
                f"batch size and norm. Loss std: over the last {LAST_STEPS} training steps. Training-mode accuracy: the "
                "validation set predicted with model.train() in batches of the training batch size; gap = training-mode "
                "minus inference-mode accuracy. The per-epoch curves are those of batch size 4."),
         columns=["batch", "norm", "steps", "loss std (last steps)", "val acc", "val acc, training mode", "gap", "NaN"],
-        rows=rows, paragraph=_paragraph(measured), figures=figures,
-        results={"settings": settings.__dict__, "measured": measured, "runs": histories(fits)},
+        rows=rows, paragraph=_paragraph(measured) + " " + " ".join(c.sentence() for c in checked), figures=figures,
+        extra="## The lesson's claims, on these numbers\n\n" + claims_markdown(checked),
+        results={"settings": settings, "measured": measured, "claims": claims_json(checked), "runs": histories(fits)},
     )
 
 
 def _batch_figure(measured: dict, seeds: int) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for norm in NORMS:
-        accs = [[m["val_acc"] for m in measured[label(norm, b)]] for b in BATCH_SIZES]
-        (line,) = ax.plot(BATCH_SIZES, [mean(a) for a in accs], marker="o", label=norm)
-        ax.fill_between(BATCH_SIZES, [min(a) for a in accs], [max(a) for a in accs], color=line.get_color(), alpha=0.2)
+        estimates = [mean_ci([m["val_acc"] for m in measured[label(norm, b)]]) for b in BATCH_SIZES]
+        (line,) = ax.plot(BATCH_SIZES, [e.mean for e in estimates], marker="o", label=norm)
+        ax.fill_between(BATCH_SIZES, [e.mean if math.isnan(e.low) else e.low for e in estimates],
+                        [e.mean if math.isnan(e.high) else e.high for e in estimates], color=line.get_color(), alpha=0.2)
     ax.set_xscale("log", base=2)
     ax.set_xticks(BATCH_SIZES, [str(b) for b in BATCH_SIZES])
     ax.set(xlabel="batch size", ylabel="validation accuracy (inference mode)",
-           title=f"Val accuracy vs batch size (same images per run; mean, band: min-max over {seeds} seed{'s' * (seeds > 1)})")
+           title=f"Val accuracy vs batch size (same images per run; mean, band: 95% CI over {seeds} seed{'s' * (seeds > 1)})")
     ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
     ax.legend()

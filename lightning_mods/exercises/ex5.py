@@ -4,8 +4,10 @@ before it (the lesson's "BN in an RNN" error): val accuracy per epoch, and what 
 from __future__ import annotations
 
 from lightning_mods.exercises.probes import mode_accuracies, mode_change
-from lightning_mods.exercises.report import Report, histories, last, mean, pm, standard_figures
+from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+                                             mean, standard_figures)
 from lightning_mods.exercises.runner import RunSpec, Settings, by_variant, split
+from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci
 
 NORMS = ("none", "ln", "bn")
 EPOCHS = 3
@@ -22,6 +24,24 @@ def plan(settings: Settings) -> list[RunSpec]:
             for norm in NORMS for seed in range(settings.seeds)]
 
 
+def claims(measured: dict) -> list[Claim]:
+    plain, ln, bn = (measured[n] for n in measured)
+
+    def acc(ms, key="val_acc"):
+        return [m[key] for m in ms]
+
+    return [
+        Claim("An LSTM with LayerNorm before it trains at least as well as the plain LSTM", "final val acc, LN - plain",
+              paired_ci(acc(ln), acc(plain)), ">", 0.0),
+        Claim("LayerNorm before the LSTM beats BatchNorm before it", "final val acc, LN - BN",
+              paired_ci(acc(ln), acc(bn)), ">", 0.0),
+        Claim("LN's predictions are the same in training and inference mode", "fraction of predictions changed",
+              mean_ci(acc(ln, "changed_fraction")), "<=", 0.0),
+        Claim("BN's output depends on the batch in training mode", "fraction of predictions changed",
+              mean_ci(acc(bn, "changed_fraction")), ">", 0.0),
+    ]
+
+
 def analyse(fits, settings: Settings) -> Report:
     images, labels = split(settings, "val")
     measured = {}
@@ -31,20 +51,23 @@ def analyse(fits, settings: Settings) -> Report:
                            **mode_accuracies(f.model.net, images, labels, BATCH),
                            "train_mode_acc_small_batch": mode_accuracies(f.model.net, images, labels, SMALL_BATCH)["train_mode_acc"]}
                           for f in group]
-    rows = [[name, pm([m["val_acc"] for m in ms]), pm([m["val_loss"] for m in ms]),
-             f"{mean(m['changed_fraction'] for m in ms):.4f}", pm([m["train_mode_acc"] for m in ms]),
-             pm([m["train_mode_acc_small_batch"] for m in ms])] for name, ms in measured.items()]
+    rows = [[name, ci_text([m["val_acc"] for m in ms]), ci_text([m["val_loss"] for m in ms]),
+             f"{mean(m['changed_fraction'] for m in ms):.4f}", ci_text([m["train_mode_acc"] for m in ms]),
+             ci_text([m["train_mode_acc_small_batch"] for m in ms])] for name, ms in measured.items()]
+    checked = claims(measured)
     config = fits[0].spec.config
     return Report(
         name="ex5", title="Exercise 5: normalization before an LSTM",
         setup=(f"LSTM({config.lstm_units}) over the 28 rows of each image (28 steps of 28 pixels), last hidden state -> "
                f"Linear(10); the norm acts on the input features (LN: per sample and step; BN: per pixel column over "
-               f"batch and steps). Adam lr 0.001, batch {BATCH}, {len(fits[0].history)} epochs, {settings.seeds} seed(s), "
-               f"{settings.data} data. Training-mode probes run on a copy of the trained model."),
+               f"batch and steps). Adam lr 0.001, batch {BATCH}, {len(fits[0].history)} epochs, {settings.seeds} seeds, "
+               f"{settings.data} data. {PAIRING} Training-mode probes run on a copy of the trained model."),
         columns=["model", "final val acc", "final val loss", f"predictions changed, train vs eval mode (batch {BATCH})",
                  f"val acc, training mode, batch {BATCH}", f"val acc, training mode, batch {SMALL_BATCH}"],
-        rows=rows, paragraph=_paragraph(measured), figures=standard_figures(fits, "Ex. 5: norm before an LSTM"),
-        results={"settings": settings.__dict__, "measured": measured, "runs": histories(fits)},
+        rows=rows, paragraph=_paragraph(measured) + " " + " ".join(c.sentence() for c in checked),
+        extra="## The lesson's claims, on these numbers\n\n" + claims_markdown(checked),
+        figures=standard_figures(fits, "Ex. 5: norm before an LSTM"),
+        results={"settings": settings, "measured": measured, "claims": claims_json(checked), "runs": histories(fits)},
     )
 
 

@@ -1,7 +1,9 @@
-"""Reports: per-epoch curves over seeds, plots (matplotlib, Agg), markdown and results.json."""
+"""Reports: curves over seeds with 95% CI bands, plots (matplotlib, Agg), claims tables with
+rule-made verdicts (``stats``), markdown and results.json."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -15,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from lightning_mods.exercises.runner import Fit, by_variant  # noqa: E402
+from lightning_mods.exercises.stats import CLAIM_COLUMNS, RULE, Claim, mean_ci  # noqa: E402
 
 METRIC_LABELS = {"val/loss": "validation loss", "val/acc": "validation accuracy"}
 
@@ -45,32 +48,56 @@ def spread(values) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def pm(values, digits: int = 4) -> str:
-    """``mean ± std`` over seeds."""
-    return f"{mean(values):.{digits}f} ± {spread(values):.{digits}f}"
+def ci_text(values, digits: int = 4) -> str:
+    """``mean [low, high]``: the mean over seeds and its 95% CI (Student t)."""
+    return mean_ci(values).text(digits)
+
+
+def claims_markdown(claims: list[Claim]) -> str:
+    """The claims table and the rule that made its verdicts."""
+    rows = [claim.row() for claim in claims]
+    return markdown_table(CLAIM_COLUMNS, rows) + f"\n\nVerdict rule (in code, `lightning_mods/exercises/stats.py`): {RULE}."
+
+
+def claims_json(claims: list[Claim]) -> list[dict]:
+    return [claim.to_dict() for claim in claims]
+
+
+PAIRING = ("Paired seeds: seed s gives every variant the same initial weights and the same order of training "
+           "images; differences are taken per seed, and every interval is a 95% Student-t CI over seeds.")
 
 
 def last(fit: Fit, metric: str) -> float:
     return fit.history[-1][metric] if fit.history else math.nan
 
 
-def curve(fits: list[Fit], metric: str) -> tuple[list[int], list[float], list[float], list[float]]:
-    """Epochs and the mean, min and max of ``metric`` over the fits (seeds) at each epoch."""
-    epochs = min(len(fit.history) for fit in fits)
-    values = [[fit.history[e][metric] for fit in fits] for e in range(epochs)]
-    return list(range(1, epochs + 1)), [mean(v) for v in values], [min(v) for v in values], [max(v) for v in values]
+def _points(fit: Fit) -> list[dict]:
+    """The rows a curve is drawn from: every validation when the run validated within epochs."""
+    return fit.checks if len(fit.checks) > len(fit.history) else fit.history
+
+
+def curve(fits: list[Fit], metric: str) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Epochs (fractional where runs validated within epochs) and the mean of ``metric`` over the
+    fits (seeds) at each, with its 95% CI (the band collapses to the mean with one seed)."""
+    points = [_points(fit) for fit in fits]
+    count = min(len(p) for p in points)
+    x = [mean(p[i]["epoch"] for p in points) for i in range(count)]  # the same for every seed
+    estimates = [mean_ci([p[i][metric] for p in points]) for i in range(count)]
+    low = [e.mean if math.isnan(e.low) else e.low for e in estimates]
+    high = [e.mean if math.isnan(e.high) else e.high for e in estimates]
+    return x, [e.mean for e in estimates], low, high
 
 
 def curves_figure(fits: list[Fit], metric: str, title: str) -> plt.Figure:
-    """One line per variant (mean over seeds) with a min-max band."""
+    """One line per variant (mean over seeds) with its 95% CI band."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for variant, group in by_variant(fits).items():
         epochs, mid, low, high = curve(group, metric)
-        (line,) = ax.plot(epochs, mid, marker="o", markersize=3, label=variant)
+        (line,) = ax.plot(epochs, mid, marker="o", markersize=2 if len(epochs) > 20 else 3, label=variant)
         ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     seeds = max(len(group) for group in by_variant(fits).values())
     ax.set(xlabel="epoch", ylabel=METRIC_LABELS.get(metric, metric),
-           title=f"{title} (mean, band: min-max over {seeds} seed{'s' * (seeds > 1)})")
+           title=f"{title} (mean, band: 95% CI over {seeds} seed{'s' * (seeds > 1)})")
     ax.title.set_fontsize(9)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
@@ -85,7 +112,8 @@ def standard_figures(fits: list[Fit], title: str) -> dict[str, plt.Figure]:
 
 def histories(fits: list[Fit]) -> list[dict]:
     """Every run's per-epoch rows for results.json."""
-    return [{"variant": f.variant, "seed": f.seed, "fit_seconds": f.seconds, "epochs": f.history} for f in fits]
+    return [{"variant": f.variant, "seed": f.seed, "fit_seconds": f.seconds, "epochs": f.history,
+             **({"checks": f.checks} if len(f.checks) > len(f.history) else {})} for f in fits]
 
 
 def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
@@ -98,6 +126,10 @@ def _clean(value):
     """JSON without NaN/inf (they become null)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if hasattr(value, "to_dict"):
+        return _clean(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _clean(dataclasses.asdict(value))
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -2,14 +2,20 @@
 
 Every run goes through ``lightning_mods.training.prepare`` and ``make_trainer`` (the same
 NormClassifier, data and Trainer as ``scripts/train.py``), without checkpoints, logger or
-per-run progress bar; one tqdm bar counts the epochs of all runs of an experiment. Runs are
-cached by their full configuration, so ``all`` trains a run shared by two exercises once.
+per-run progress bar, in this process or in worker processes (``pool``); one tqdm bar counts
+the epochs of all runs of an experiment. Runs are cached by their full configuration, so
+``all`` trains a run shared by two exercises once.
+
+Paired seeds: seed s gives every variant of an experiment the same initial Linear weights
+(``prepare`` re-seeds before the init) and the same order of training images (the loader
+shuffles by seed and epoch), so variants are compared seed by seed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import tempfile
 import time
 import warnings
@@ -22,7 +28,8 @@ from tqdm.auto import tqdm
 
 from lightning_mods.config import TrainConfig
 from lightning_mods.errors import UsageError
-from lightning_mods.history import EpochHistory
+from lightning_mods.exercises.pool import PoolSettings, imap_unordered
+from lightning_mods.history import EpochHistory, ValCurve
 from lightning_mods.module import NormClassifier
 from lightning_mods.training import prepare, make_trainer
 
@@ -35,18 +42,22 @@ MLP_EPOCHS = 6  # ex1, ex2 and the homework share these runs (same configs), so 
 class Settings:
     """What the command line controls: seeds, an epoch override, the data, the ex4 bound."""
 
-    seeds: int = 3
+    seeds: int = 5
     epochs: int | None = None  # None: each experiment's default
     data: str = "real"
     data_dir: str | None = None
     progress: bool = True
     images_per_epoch: int = 4_096  # ex4: training images per epoch, the same for every run
+    pool: PoolSettings = field(default_factory=PoolSettings)
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
             raise UsageError(f"--seeds {self.seeds} must be at least 1")
         if self.epochs is not None and self.epochs < 1:
             raise UsageError(f"--epochs {self.epochs} must be at least 1")
+        if self.seeds < 2:
+            warnings.warn(f"--seeds {self.seeds}: with one seed no confidence interval exists and every verdict is "
+                          "inconclusive", stacklevel=2)
         if self.images_per_epoch < 128:
             raise UsageError(f"--images-per-epoch {self.images_per_epoch} must be at least 128 (one batch of 128)")
 
@@ -69,10 +80,33 @@ class RunSpec:
     config: TrainConfig
     train_batches: int | None = None  # Trainer limit_train_batches (None: the whole epoch)
     stop_below: float | None = None  # stop once val/loss is below this (the tests' bound on work)
+    checks_per_epoch: int = 1  # validations per epoch (10: time to a target at 0.1-epoch resolution)
+
+    def __post_init__(self) -> None:
+        if self.checks_per_epoch > 1:
+            # Validate after every training batch, and make a batch a tenth of the epoch's optimizer steps
+            # (the same minibatches, order and weights for any grouping: see the DataModule).
+            group = math.ceil(steps_per_epoch(self.config) / self.checks_per_epoch)
+            self.config = replace(self.config, steps_per_execution=group)
 
     def key(self) -> str:
         return json.dumps({**self.config.to_dict(), "progress": None, "train_batches": self.train_batches,
-                           "stop_below": self.stop_below}, sort_keys=True)
+                           "stop_below": self.stop_below, "checks_per_epoch": self.checks_per_epoch}, sort_keys=True)
+
+    def cost(self) -> float:
+        """A rough relative training cost (the pool starts the longest runs first)."""
+        steps = self.train_batches or steps_per_epoch(self.config)
+        return self.config.epochs * steps * (32 + self.config.batch_size) * (4 if self.config.arch == "lstm" else 1)
+
+
+def steps_per_epoch(config: TrainConfig) -> int:
+    """Optimizer steps in one full training epoch of ``config`` in one process."""
+    from lightning_mods.data import TRAIN_SIZE, FashionMNISTDataModule
+
+    images = TRAIN_SIZE if config.data == "real" else FashionMNISTDataModule().synthetic_sizes[0]
+    if config.norm == "bn" and images % config.batch_size == 1:
+        images -= 1  # the DataModule drops a last minibatch of one sample for BatchNorm
+    return math.ceil(images / config.batch_size)
 
 
 @dataclass
@@ -84,6 +118,7 @@ class Fit:
     history: list[dict]
     step_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the whole fit, validation included
+    checks: list[dict] = field(default_factory=list)  # every validation (ValCurve rows), also within epochs
 
     @property
     def variant(self) -> str:
@@ -95,24 +130,51 @@ class Fit:
 
 
 class _Steps(L.Callback):
-    """Keeps every training step's loss (ex4's stability measure) and advances the shared bar."""
+    """Keeps every training step's loss (ex4's stability measure)."""
 
-    def __init__(self, bar, label: str) -> None:
+    def __init__(self) -> None:
         self.losses: list[float] = []
-        self.bar, self.label = bar, label
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.losses.extend(outputs["loss"].reshape(-1).tolist())  # one loss per optimizer step of the batch
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        acc = trainer.callback_metrics.get("val/acc")
-        self.bar.set_postfix_str(f"{self.label} val_acc {float(acc):.3f}" if acc is not None else self.label)
-        self.bar.update(1)
 
 
 def _quiet_lightning() -> None:
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def train(spec: RunSpec) -> dict:
+    """Train one run; plain, picklable results (the net's weights as a CPU state dict). The same
+    function runs in this process and in pool workers, so where a run trains changes nothing."""
+    _quiet_lightning()
+    config = spec.config
+    model, datamodule = prepare(config)
+    history = EpochHistory()
+    curve = ValCurve(history, steps_per_epoch(config))
+    steps = _Steps()
+    callbacks = [history, curve, steps]
+    if spec.stop_below is not None:
+        callbacks.append(EarlyStopping("val/loss", mode="min", stopping_threshold=spec.stop_below,
+                                       patience=config.epochs * spec.checks_per_epoch, check_on_train_epoch_end=False))
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(num_workers|logging interval|does not have many workers|LeafSpec).*")
+        checks = dict(val_check_interval=1) if spec.checks_per_epoch > 1 else {}
+        trainer = make_trainer(config, Path(tmp), history, callbacks=callbacks, logger=False,
+                               enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                               limit_train_batches=spec.train_batches or 1.0, **checks)
+        trainer.fit(model, datamodule=datamodule)
+    state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
+    return {"history": history.rows, "checks": curve.rows, "step_losses": steps.losses,
+            "seconds": time.perf_counter() - start, "state": state}
+
+
+def _fit_of(spec: RunSpec, result: dict) -> Fit:
+    config = spec.config
+    model = NormClassifier(config.net_config(), optimizer=config.optimizer, lr=config.lr)
+    model.load_state_dict(result["state"])
+    return Fit(spec, model.eval(), result["history"], result["step_losses"], result["seconds"], result["checks"])
 
 
 class Runner:
@@ -124,39 +186,24 @@ class Runner:
         _quiet_lightning()
 
     def run_all(self, specs: list[RunSpec], title: str) -> list[Fit]:
+        """Every spec's Fit, in the specs' order; the runs not in the cache train through the pool,
+        the longest first."""
+        todo: dict[str, RunSpec] = {}
+        for spec in specs:
+            if spec.key() not in self.cache:
+                todo.setdefault(spec.key(), spec)
+        order = sorted(todo.values(), key=RunSpec.cost, reverse=True)
         total = sum(spec.config.epochs for spec in specs)
         with tqdm(total=total, desc=title, unit="epoch", disable=not self.settings.progress, dynamic_ncols=True) as bar:
-            return [self._run(spec, bar) for spec in specs]
-
-    def _run(self, spec: RunSpec, bar) -> Fit:
-        key = spec.key()
-        if key in self.cache:
-            bar.update(spec.config.epochs)
-            return replace(self.cache[key], spec=spec)
-        fit = self.fit(spec, bar)
-        self.cache[key] = fit
-        return fit
-
-    @staticmethod
-    def fit(spec: RunSpec, bar) -> Fit:
-        config = spec.config
-        model, datamodule = prepare(config)
-        history = EpochHistory()
-        steps = _Steps(bar, f"{spec.variant} seed {config.seed}")
-        callbacks = [history, steps]
-        if spec.stop_below is not None:
-            callbacks.append(EarlyStopping("val/loss", mode="min", stopping_threshold=spec.stop_below,
-                                           patience=config.epochs, check_on_train_epoch_end=False))
-        start = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*(num_workers|logging interval|does not have many workers|LeafSpec).*")
-            trainer = make_trainer(config, Path(tmp), history, callbacks=callbacks, logger=False,
-                                   enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                                   limit_train_batches=spec.train_batches or 1.0)
-            trainer.fit(model, datamodule=datamodule)
-        bar.update(config.epochs - len(history.rows))  # epochs skipped by an early stop
-        model = model.cpu().eval()
-        return Fit(spec, model, history.rows, steps.losses, time.perf_counter() - start)
+            bar.update(total - sum(spec.config.epochs for spec in todo.values()))  # cached: already trained
+            for index, result in imap_unordered(train, order, self.settings.pool):
+                spec = order[index]
+                self.cache[spec.key()] = _fit_of(spec, result)
+                rows = result["history"]
+                bar.set_postfix_str(f"{spec.variant} seed {spec.config.seed} val_acc {rows[-1]['val/acc']:.3f}"
+                                    if rows else spec.variant)
+                bar.update(spec.config.epochs)
+        return [replace(self.cache[spec.key()], spec=spec) for spec in specs]
 
 
 def by_variant(fits: list[Fit]) -> dict[str, list[Fit]]:
