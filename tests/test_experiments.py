@@ -13,11 +13,13 @@ import torch
 
 from lightning_mods.exercises import NAMES
 from lightning_mods.exercises.probes import batch1_inference, mode_change
+from lightning_mods.exercises.pool import PoolSettings
 from lightning_mods.exercises.runner import Runner, RunSpec, Settings
 from lightning_mods.training import prepare
 from lightning_mods.nets import MLP
 
-TINY = ["--data", "synthetic", "--seeds", "1", "--epochs", "1", "--images-per-epoch", "128", "--no-progress"]
+TINY = ["--data", "synthetic", "--seeds", "2", "--epochs", "1", "--images-per-epoch", "128", "--no-progress",
+        "--workers", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,9 @@ def test_one_name_writes_only_its_report(experiment, tmp_path, capsys):
     (["ex1", "--seeds", "0"], "--seeds 0"),
     (["ex1", "--epochs", "0"], "--epochs 0"),
     (["ex1", "--epochs", "1000"], "--epochs 1000"),
-    (["ex1", "--threads", "0"], "--threads 0"),
+    (["ex1", "--threads", "-1"], "--threads -1"),
+    (["ex1", "--workers", "-2"], "--workers -2"),
+    (["ex1", "--ray-address", "127.0.0.1:1"], "--ray-address needs --executor ray"),
 ])
 def test_bad_numbers_are_usage_errors(experiment, tmp_path, capsys, argv, words):
     assert experiment.main([*argv, "--data", "synthetic", "--out", str(tmp_path)]) == 2
@@ -106,12 +110,13 @@ def test_none_and_bn_start_from_the_same_linear_weights():
 
 
 def test_runner_trains_a_shared_configuration_once():
-    settings = Settings(seeds=1, data="synthetic", progress=False)
+    settings = Settings(seeds=2, data="synthetic", progress=False, pool=PoolSettings(workers=1))
     runner = Runner(settings)
     spec = RunSpec("bn", settings.config(0, 1, norm="bn", hidden=[32, 16], batch_size=128))
     first = runner.run_all([spec], "a")[0]
     second = runner.run_all([RunSpec("other label", spec.config)], "b")[0]
     assert second.model is first.model and second.variant == "other label"
+    assert first.checks == [{**first.checks[0]}] and first.checks[0]["epoch"] == 1.0  # one validation, at the end
     assert len(runner.cache) == 1 and len(first.history) == 1
 
 
@@ -128,3 +133,44 @@ def test_probes_bn_changes_in_train_mode_ln_does_not():
     labels = torch.randint(0, 10, (64,))
     single = batch1_inference(bn, images, labels, batch_size=16)
     assert single["differing_not_ties"] == 0 and single["batch1_acc"] == single["batched_acc"]
+
+
+def _tiny_specs(settings: Settings) -> list[RunSpec]:
+    small = dict(hidden=[32, 16], batch_size=64)
+    return [RunSpec(f"{norm} {seed}", settings.config(seed, 2, norm=norm, **small), checks_per_epoch=10)
+            for norm in ("bn", "ln") for seed in range(2)] + \
+           [RunSpec("bn 4", settings.config(0, 1, norm="bn", hidden=[32, 16], batch_size=4), train_batches=20)]
+
+
+def _outcome(fits) -> list:
+    """Everything a run produced but its wall seconds."""
+    def timeless(rows):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+    return [(f.variant, timeless(f.history), timeless(f.checks), f.step_losses,
+             {k: v.tolist() for k, v in f.model.state_dict().items()}) for f in fits]
+
+
+@pytest.fixture(scope="module")
+def serial_outcome():
+    settings = Settings(seeds=2, data="synthetic", progress=False, pool=PoolSettings(workers=1, threads=1))
+    return _outcome(Runner(settings).run_all(_tiny_specs(settings), "serial"))
+
+
+def test_serial_and_parallel_runs_are_bitwise_equal(serial_outcome):
+    settings = Settings(seeds=2, data="synthetic", progress=False, pool=PoolSettings(workers=2, threads=1))
+    parallel = _outcome(Runner(settings).run_all(_tiny_specs(settings), "parallel"))
+    assert parallel == serial_outcome
+    variant, history, checks, losses, _ = serial_outcome[0]
+    assert len(history) == 2 and len(checks) > 10  # validated within epochs: fractional epochs
+    assert [round(c["epoch"], 6) for c in checks][:2] == [round(c["step"] / (2000 // 64 + 1), 6) for c in checks][:2]
+
+
+def test_ray_executor_gives_the_local_results(serial_outcome):
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        settings = Settings(seeds=2, data="synthetic", progress=False,
+                            pool=PoolSettings(workers=2, threads=1, executor="ray"))
+        assert _outcome(Runner(settings).run_all(_tiny_specs(settings), "ray")) == serial_outcome
+    finally:
+        ray.shutdown()

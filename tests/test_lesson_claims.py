@@ -1,7 +1,9 @@
 """The lesson's acceptance, checked on the real Fashion-MNIST (slow: about 5-15 minutes on 2 cores).
 
-Bounded: 2 seeds; the MLP runs stop as soon as val_loss < 0.4 (at most 6 epochs, which is all
-"epochs until val_loss < 0.4" needs); the batch-128 models train 2 epochs, 1 seed. The
+Bounded: 2 seeds; the MLP runs validate every 0.1 epoch and stop as soon as val_loss < 0.4 (at
+most 6 epochs, which is all "epochs until val_loss < 0.4" needs); the batch-128 models train 2
+epochs, 1 seed. Two seeds make no confidence interval worth a verdict (the reports use 5): these
+tests check what holds seed by seed. The
 settings are the lesson's: SGD lr 0.01, batch 32, He init, the same initial weights per seed.
 """
 
@@ -10,11 +12,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-import torch
-
 from lightning_mods.errors import UsageError
 from lightning_mods.exercises import ex3, homework
 from lightning_mods.exercises.probes import batch1_inference, mode_change
+from lightning_mods.exercises.pool import PoolSettings
 from lightning_mods.exercises.runner import Runner, Settings, by_variant, split
 from lightning_mods.fashion_files import find_dataset
 
@@ -29,21 +30,18 @@ def measured():
         find_dataset(download=False)
     except UsageError as err:
         pytest.skip(f"the real Fashion-MNIST is not installed ({err})")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # many small runs on a shared CPU thrash with more threads
-    try:
-        mlp = Settings(seeds=SEEDS, epochs=MAX_EPOCHS, progress=False)
-        specs = [replace(s, stop_below=homework.VAL_LOSS_TARGET) for s in homework.plan(mlp) if s.variant in homework.NORMS]
-        fits = Runner(mlp).run_all(specs, "homework norms")
-        small = Settings(seeds=1, epochs=2, progress=False)
-        bn128 = {f.variant: f for f in Runner(small).run_all(ex3.plan(small), "ex3")}
-    finally:
-        torch.set_num_threads(threads)
+    pool = PoolSettings()  # one process per core
+    mlp = Settings(seeds=SEEDS, epochs=MAX_EPOCHS, progress=False, pool=pool)
+    specs = [replace(s, stop_below=homework.VAL_LOSS_TARGET) for s in homework.plan(mlp) if s.variant in homework.NORMS]
+    fits = Runner(mlp).run_all(specs, "homework norms")
+    small = Settings(seeds=2, epochs=2, progress=False, pool=pool)
+    bn128 = {f.variant: f for f in Runner(small).run_all([s for s in ex3.plan(small) if s.config.seed == 0], "ex3")}
     summary = homework.summarize(fits)
     images, labels = split(mlp, "val")
     batch1 = [batch1_inference(bn128["bn"].model.net, images, labels)]
     modes = {norm: mode_change(fit.model.net, images[: ex3.BATCH]) for norm, fit in bn128.items()}
-    return {"fits": fits, "summary": summary, "claims": homework.claims(summary, batch1), "batch1": batch1, "modes": modes}
+    claims = {c.claim: c for c in homework.claims(summary, batch1)}
+    return {"fits": fits, "summary": summary, "claims": claims, "batch1": batch1, "modes": modes}
 
 
 def test_bn_and_none_differ_only_in_the_norm(measured):
@@ -52,20 +50,21 @@ def test_bn_and_none_differ_only_in_the_norm(measured):
         assert replace(none.spec.config, norm="bn") == bn.spec.config
 
 
-def test_bn_reaches_val_loss_0_4_in_30_percent_fewer_epochs(measured):
-    c, s = measured["claims"], measured["summary"]
-    print(f"epochs to val_loss < 0.4: none {s['none']['epochs_to_val_loss_0.4']}, bn {s['bn']['epochs_to_val_loss_0.4']}; "
-          f"BN {100 * c['bn_speedup']:.0f}% fewer")
-    assert c["bn_all_reached"]
-    assert c["bn_speedup"] >= homework.SPEEDUP_CLAIM
+def test_bn_reaches_val_loss_0_4_before_no_norm_on_every_seed(measured):
+    s = measured["summary"]
+    bn, none = s["bn"]["to_val_loss_0.4"], s["none"]["to_val_loss_0.4"]
+    print(f"epochs to val_loss < 0.4 (0.1-epoch checks): none {none['epochs']}, bn {bn['epochs']}; "
+          f"{measured['claims'][next(iter(measured['claims']))].sentence(3)}")
+    assert all(bn["reached"]) and all(none["reached"])
+    assert all(b < n for b, n in zip(bn["epochs"], none["epochs"]))
+    assert all(b < n for b, n in zip(bn["steps"], none["steps"]))
 
 
 def test_ln_is_stable_and_its_accuracy_is_reported_next_to_bn(measured):
-    c, s = measured["claims"], measured["summary"]
+    s = measured["summary"]
     print(f"val acc when val_loss < 0.4 was reached: LN {s['ln']['final_val_acc']}, BN {s['bn']['final_val_acc']}")
-    assert c["ln_stable"]
-    assert all(e is not None for e in s["ln"]["epochs_to_val_loss_0.4"]) and not s["ln"]["nan"]
-    assert 0.8 < c["ln_val_acc"] <= 1.0 and 0.8 < c["bn_val_acc"] <= 1.0
+    assert all(s["ln"]["to_val_loss_0.4"]["reached"]) and not s["ln"]["nan"]
+    assert all(0.8 < acc <= 1.0 for norm in ("ln", "bn") for acc in s[norm]["final_val_acc"])
 
 
 def test_batch_size_1_inference_equals_batched(measured):

@@ -80,13 +80,20 @@ def _indexed(function: Callable, indexed_item: tuple) -> tuple:
 def imap_unordered(function: Callable, items: Iterable, settings: PoolSettings) -> Iterable[tuple[int, object]]:
     """``(i, function(items[i]))`` for every item, as each one is ready; items start in order.
 
-    One worker and the local executor: in this process (with its current torch threads, which
-    the caller sets). Otherwise a pool of ``n_workers`` processes of ``n_threads`` threads.
+    One worker (or one item) and the local executor: in this process, with ``n_threads`` torch
+    threads. Otherwise a pool of ``n_workers`` processes of ``n_threads`` threads each.
     """
     items = list(enumerate(items))
     task = functools.partial(_indexed, function)
     if settings.executor == "local" and (settings.n_workers == 1 or len(items) <= 1):
-        yield from map(task, items)
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(settings.n_threads)
+        try:
+            yield from map(task, items)
+        finally:
+            torch.set_num_threads(before)
         return
     if settings.executor == "ray":
         pool = _ray_pool(settings)
