@@ -9,31 +9,22 @@ a/b (Lightning over the plain loop) and c/a (Keras over Lightning). ``--quick``:
 For each norm and batch size the three variants' processes start together, then take turns of
 1/8 epoch (``--slices``), one variant computing at a time, the order rotating each turn; an
 epoch's time is the sum of its slices. The machine's changing speed thus hits every variant
-alike, and the ratios compare epochs run side by side (parity/bench.py describes the protocol).
+alike, and the ratios compare epochs run side by side (bench/protocol.py describes the protocol).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
+# Run as a script, this file's folder comes first on sys.path, and `import bench` would import
+# this very file (scripts/bench.py): put the repository root there instead.
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-def load_engine():
-    """parity/bench.py, loaded from its file: the ``parity`` package would import torch and
-    TensorFlow, which the orchestrator never needs (and ``--help`` should not wait for)."""
-    path = Path(__file__).resolve().parents[1] / "parity" / "bench.py"
-    spec = importlib.util.spec_from_file_location("bench_engine", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-engine = load_engine()
-VARIANTS, BenchConfig, format_table, run_bench = engine.VARIANTS, engine.BenchConfig, engine.format_table, engine.run_bench
+from bench import VARIANTS, BenchConfig, format_table, run_bench  # noqa: E402  (no torch, no TensorFlow)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from parity.bench import (SCHEDULE, VARIANTS, BenchConfig, Gate, format_table, plan, run_group, summarize,
-                          train_flops_per_sample)
+from bench import VARIANTS, BenchConfig, format_table
+from bench.orchestrator import SCHEDULE, plan
+from bench.processes import run_group
+from bench.protocol import Gate
+from bench.table import summarize, train_flops_per_sample
 
 
 def test_plan_groups_every_job_by_norm_and_batch_and_rotates_the_variant_order():

@@ -1,0 +1,74 @@
+"""The arithmetic of the results (medians, achieved GFLOP/s, the ratios a/b and c/a against their
+targets) and the printed table."""
+
+from __future__ import annotations
+
+import statistics
+
+from bench.config import VARIANTS
+
+LABELS = {"lightning": "(a) Lightning, train.py path", "torch": "(b) hand-written torch loop", "keras": "(c) Keras fit"}
+TARGETS = {"a/b": {32: 1.25, 128: 1.15}, "c/a": 1.6}  # a/b at most, per batch size; c/a at least
+
+
+def train_flops_per_sample(hidden: list[int], in_features: int = 784, classes: int = 10) -> int:
+    """Matmul FLOPs of one training sample: 2 per multiply-add, x3 for forward and backward.
+
+    >>> train_flops_per_sample([512, 256, 128, 64]) // 6  # the 574,080 multiply-adds of REFERENCE.md
+    574080
+    """
+    widths = [in_features, *hidden, classes]
+    return 6 * sum(a * b for a, b in zip(widths, widths[1:]))
+
+
+def summarize(results: list[dict], peaks: dict[str, float], hidden: list[int]) -> tuple[list[dict], list[dict]]:
+    """Rows (one per measurement) and ratios (one per norm and batch size)."""
+    flops = train_flops_per_sample(hidden)
+    rows = []
+    for r in results:
+        job = r["job"]
+        median = statistics.median(r["seconds"])
+        gflops = flops * r["images"] / median / 1e9
+        peak = peaks.get(str(job["batch_size"]))
+        rows.append(dict(norm=job["norm"], batch_size=job["batch_size"], variant=job["variant"], device=r["device"],
+                         seconds_median=median, seconds=r["seconds"], images=r["images"], images_per_s=r["images"] / median,
+                         peak_rss_mb=r["peak_rss_mb"], gflops=gflops,
+                         peak_fraction=gflops / peak if peak and job["variant"] != "keras" else None))
+    ratios = []
+    by_key = {(row["norm"], row["batch_size"], row["variant"]): row["seconds_median"] for row in rows}
+    for norm, batch in dict.fromkeys((row["norm"], row["batch_size"]) for row in rows):
+        a, b, c = (by_key.get((norm, batch, v)) for v in VARIANTS)
+        entry = dict(norm=norm, batch_size=batch, a_over_b=a / b if a and b else None, c_over_a=c / a if a and c else None)
+        limit = TARGETS["a/b"].get(batch)
+        entry["a_over_b_ok"] = None if entry["a_over_b"] is None or limit is None else entry["a_over_b"] <= limit
+        entry["c_over_a_ok"] = None if entry["c_over_a"] is None else entry["c_over_a"] >= TARGETS["c/a"]
+        ratios.append(entry)
+    return rows, ratios
+
+
+def format_table(report: dict) -> str:
+    def fmt(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    lines = [f"matmul throughput on the layer shapes, best of start and end ({report['matmul']['device']}, "
+             f"{report['matmul']['threads']} threads): "
+             + ", ".join(f"batch {b}: {g:.1f} GFLOP/s" for b, g in report["matmul"]["gflops"].items())]
+    head = f"{'norm':5} {'batch':>5}  {'variant':30} {'s/epoch':>8} {'images/s':>9} {'peak RSS':>9} {'GFLOP/s':>8} {'% matmul':>8}"
+    lines += [head, "-" * len(head)]
+    for row in report["rows"]:
+        lines.append(f"{row['norm']:5} {row['batch_size']:>5}  {LABELS[row['variant']]:30} {row['seconds_median']:8.2f} "
+                     f"{row['images_per_s']:9.0f} {row['peak_rss_mb']:6.0f} MB {row['gflops']:8.1f} "
+                     f"{fmt(row['peak_fraction'] and 100 * row['peak_fraction'], '7.0f'):>7}%")
+    lines += ["", f"{'norm':5} {'batch':>5}  {'a/b':>6} {'target':>7}  {'c/a':>6} {'target':>7}"]
+    for r in report["ratios"]:
+        limit = TARGETS["a/b"].get(r["batch_size"])
+        ok = {True: "ok", False: "MISS", None: ""}
+        lines.append(f"{r['norm']:5} {r['batch_size']:>5}  {fmt(r['a_over_b'], '6.2f')} {'<= ' + str(limit) if limit else '':>7} "
+                     f"{ok[r['a_over_b_ok']]:4} {fmt(r['c_over_a'], '6.2f')} {'>= ' + str(TARGETS['c/a']):>7} {ok[r['c_over_a_ok']]}")
+    m = report["machine"]
+    lines.append(f"\n{m['cpus']} CPUs, load average {m['load_before'][0]:.2f} before / {m['load_after'][0]:.2f} after; "
+                 f"{report['wall_s']:.0f} s in all; timed epochs per measurement {report['config']['epochs']} "
+                 f"(median) after {report['config']['warmup']} warm-up")
+    if report.get("schedule"):
+        lines.append(report["schedule"])
+    return "\n".join(lines)
