@@ -150,7 +150,7 @@ def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **ov
         # Metrics are logged per epoch only; 1 keeps Lightning from warning that an epoch holds fewer
         # training batches (each of steps_per_execution steps) than its logging interval.
         log_every_n_steps=1, num_sanity_val_steps=0, default_root_dir=str(out_dir),
-        profiler=NoProfiler(),  # per-step overhead matters for this small MLP: see parity/bench.py
+        profiler=NoProfiler(),  # per-step overhead matters for this small MLP: see bench/
     )
     kwargs.update(overrides)
     return L.Trainer(**kwargs)
