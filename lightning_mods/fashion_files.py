@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 from lightning_mods.errors import UsageError
@@ -80,10 +81,24 @@ def stage(folder: Path, root: Path) -> Path | None:
         if target.is_file() and hashlib.md5(target.read_bytes()).hexdigest() == FILE_MD5[name]:
             continue
         raw.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        partial.write_bytes(content)
-        partial.replace(target)  # atomic: an interrupted copy never looks complete
+        _write_atomically(target, content)
     return root
+
+
+def _write_atomically(target: Path, content: bytes) -> None:
+    """Write ``target`` through a temporary file of its own in the same folder, then rename it over.
+
+    An interrupted copy never looks complete, and processes staging at the same moment (the
+    experiments' workers on a fresh machine) each rename their own whole copy: the last one wins.
+    """
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def find_dataset(data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:

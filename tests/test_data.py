@@ -118,3 +118,25 @@ def test_staged_copy_is_checked_and_reused(tmp_path, monkeypatch):
     (raw / "t10k-labels-idx1-ubyte").write_bytes(b"garbage")  # a damaged staged copy is replaced
     assert find_dataset(DEBIAN_DIR, download=False) == root
     assert (raw / "t10k-labels-idx1-ubyte").stat().st_size == 10_008
+
+
+@pytest.mark.slow
+def test_staging_at_the_same_moment_in_two_places_succeeds(tmp_path, monkeypatch):
+    """Two processes staging into one fresh root (the experiments' workers on a new machine): while
+    the first renames its copy into place, the second stages everything; both must succeed."""
+    import lightning_mods.fashion_files as files
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    real_replace, nested = files.os.replace, []
+
+    def replace_after_another_stager(source, target):
+        if not nested:
+            nested.append(None)
+            nested[0] = find_dataset(DEBIAN_DIR, download=False)  # the "other process", start to end
+        real_replace(source, target)
+
+    monkeypatch.setattr(files.os, "replace", replace_after_another_stager)
+    root = find_dataset(DEBIAN_DIR, download=False)
+    raw = root / "FashionMNIST" / "raw"
+    assert nested == [root]
+    assert sorted(p.name for p in raw.iterdir()) == sorted(FILE_MD5)  # no partial file left behind
