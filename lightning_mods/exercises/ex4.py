@@ -34,7 +34,7 @@ def label(norm: str, batch: int) -> str:
 def plan(settings: Settings) -> list[RunSpec]:
     epochs = settings.epochs_or(EPOCHS)
     return [RunSpec(label(norm, b), settings.config(seed, epochs, norm=norm, batch_size=b, groups=GROUPS),
-                    train_batches=settings.images_per_epoch // b)
+                    train_steps=settings.images_per_epoch // b)
             for b in BATCH_SIZES for norm in NORMS for seed in range(settings.seeds)]
 
 

@@ -27,6 +27,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
 
 from lightning_mods.config import TrainConfig
+from lightning_mods.data import AUTO_STEPS_PER_EXECUTION
 from lightning_mods.errors import UsageError
 from lightning_mods.exercises.pool import PoolSettings, imap_unordered
 from lightning_mods.history import EpochHistory, ValCurve
@@ -78,24 +79,35 @@ class RunSpec:
 
     variant: str
     config: TrainConfig
-    train_batches: int | None = None  # Trainer limit_train_batches (None: the whole epoch)
+    train_steps: int | None = None  # optimizer steps per epoch, a random subset of the epoch (None: the whole epoch)
     stop_below: float | None = None  # stop once val/loss is below this (the tests' bound on work)
     checks_per_epoch: int = 1  # validations per epoch (10: time to a target at 0.1-epoch resolution)
 
     def __post_init__(self) -> None:
+        if self.train_steps is not None and self.checks_per_epoch > 1:
+            raise ValueError("a run bounded by train_steps validates once per epoch (checks_per_epoch 1)")
+        if self.train_steps is not None:
+            # Lightning bounds an epoch in training batches of steps_per_execution optimizer steps each:
+            # group by a divisor of the bound so that it cuts after exactly train_steps steps.
+            group = math.gcd(self.config.steps_per_execution or AUTO_STEPS_PER_EXECUTION, self.train_steps)
+            self.config = replace(self.config, steps_per_execution=group)
         if self.checks_per_epoch > 1:
             # Validate after every training batch, and make a batch a tenth of the epoch's optimizer steps
             # (the same minibatches, order and weights for any grouping: see the DataModule).
             group = math.ceil(steps_per_epoch(self.config) / self.checks_per_epoch)
             self.config = replace(self.config, steps_per_execution=group)
 
+    def lightning_batches(self) -> int | None:
+        """The bound as Lightning counts it: training batches of steps_per_execution steps."""
+        return None if self.train_steps is None else self.train_steps // self.config.steps_per_execution
+
     def key(self) -> str:
-        return json.dumps({**self.config.to_dict(), "progress": None, "train_batches": self.train_batches,
+        return json.dumps({**self.config.to_dict(), "progress": None, "train_steps": self.train_steps,
                            "stop_below": self.stop_below, "checks_per_epoch": self.checks_per_epoch}, sort_keys=True)
 
     def cost(self) -> float:
         """A rough relative training cost (the pool starts the longest runs first)."""
-        steps = self.train_batches or steps_per_epoch(self.config)
+        steps = self.train_steps or steps_per_epoch(self.config)
         return self.config.epochs * steps * (32 + self.config.batch_size) * (4 if self.config.arch == "lstm" else 1)
 
 
@@ -151,7 +163,7 @@ def train(spec: RunSpec) -> dict:
     config = spec.config
     model, datamodule = prepare(config)
     history = EpochHistory()
-    curve = ValCurve(history, steps_per_epoch(config))
+    curve = ValCurve(history, spec.train_steps or steps_per_epoch(config))
     steps = _Steps()
     callbacks = [history, curve, steps]
     if spec.stop_below is not None:
@@ -163,7 +175,7 @@ def train(spec: RunSpec) -> dict:
         checks = dict(val_check_interval=1) if spec.checks_per_epoch > 1 else {}
         trainer = make_trainer(config, Path(tmp), history, callbacks=callbacks, logger=False,
                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                               limit_train_batches=spec.train_batches or 1.0, **checks)
+                               limit_train_batches=spec.lightning_batches() or 1.0, **checks)
         trainer.fit(model, datamodule=datamodule)
     state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
     return {"history": history.rows, "checks": curve.rows, "step_losses": steps.losses,
