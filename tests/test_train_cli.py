@@ -31,7 +31,7 @@ def test_other_configurations_train(train_script, tiny_args, extra):
     (["--groups", "5", "--norm", "gn"], "--groups 5 does not divide"),
     (["--batch-size", "1"], "--batch-size 1 with --norm bn"),
     (["--epochs", "0"], "--epochs 0 must be at least 1"),
-    (["--lr", "-1"], "--lr -1.0 must be positive"),
+    (["--lr", "-1"], "--lr -1.0 must be a positive finite number"),
 ])
 def test_bad_input_is_one_line_and_exit_2(train_script, tiny_args, extra, message, capsys, tmp_path):
     assert train_script.main(tiny_args + extra) == 2
