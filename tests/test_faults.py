@@ -182,3 +182,14 @@ def test_lock_is_exclusive_and_released(tmp_path):
                 pass
     with run_lock(tmp_path):  # released on exit
         pass
+
+
+@pytest.mark.parametrize("code, fix", [(28, "free space on that disk"), (30, "make {out} writable"), (5, "check the disk")])
+def test_write_failure_says_what_to_do(tmp_path, code, fix):
+    """ENOSPC, EROFS, EIO: the advice fits the fault (a read-only remount cannot be staged while the run
+    holds its lock file open, so this is checked on the message alone)."""
+    from lightning_mods.resume import write_failed
+
+    line = str(write_failed(OSError(code, os.strerror(code), str(tmp_path / "epochs.csv")), tmp_path))
+    assert line.startswith(f"writing {tmp_path / 'epochs.csv'} failed ({os.strerror(code)})")
+    assert fix.format(out=tmp_path) in line and "no checkpoint had been saved yet" in line and "--overwrite" in line
