@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import yaml
+from lightning.pytorch.accelerators import AcceleratorRegistry
+from lightning.pytorch.strategies import StrategyRegistry
 
 from lightning_mods.errors import UsageError
+from lightning_mods.files import write_text_atomically
 from lightning_mods.nets import NetConfig
+
+MAX_SEED = 2**32 - 1  # numpy's seeds are unsigned 32-bit (Lightning seeds numpy too)
 
 
 @dataclass
@@ -42,6 +48,30 @@ class TrainConfig(NetConfig):
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else Path("runs") / self.name
 
+    def check(self) -> None:
+        """Refuse, before any work, the values nothing later checks (or checks only by a traceback);
+        the net's, the optimizer's and the data's own values are checked where they are used."""
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"--seed {self.seed} is outside numpy's seed range [0, {MAX_SEED}]; pick a seed in it")
+        if self.epochs < 1:
+            raise UsageError(f"--epochs {self.epochs} must be at least 1")
+        if self.lstm_units < 1:
+            raise UsageError(f"--lstm-units {self.lstm_units} must be at least 1")
+        if self.num_nodes < 1:
+            raise UsageError(f"--num-nodes {self.num_nodes} must be at least 1 (this machine alone: 1)")
+        accelerators = ["auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators())]
+        if self.accelerator not in accelerators:
+            raise UsageError(f"unknown --accelerator {self.accelerator!r}; choose one of {', '.join(accelerators)}")
+        strategies = ["auto", *StrategyRegistry.available_strategies()]
+        if self.strategy not in strategies:
+            close = difflib.get_close_matches(self.strategy, strategies, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise UsageError(f"unknown --strategy {self.strategy!r}{hint}; Lightning's include auto, ddp, ddp_spawn, "
+                             "fsdp, deepspeed")
+        if not re.fullmatch(r"auto|-1|[1-9]\d*|(\d+,)+\d*", self.devices):
+            raise UsageError(f"--devices {self.devices!r} must be auto, a number of devices (1 or more), -1 (all GPUs) "
+                             "or a list of GPU indices such as 0,1")
+
     def net_config(self) -> NetConfig:
         return NetConfig(**{f.name: getattr(self, f.name) for f in fields(NetConfig)})
 
@@ -49,7 +79,7 @@ class TrainConfig(NetConfig):
         return asdict(self)
 
     def save(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        write_text_atomically(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":

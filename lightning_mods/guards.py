@@ -11,6 +11,7 @@ import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from lightning_mods.errors import UsageError
+from lightning_mods.resume import last_good
 
 
 def warn(message: str) -> None:
@@ -77,10 +78,8 @@ class FiniteLossCheck(L.Callback):
                 self._stop(float("nan"), *where[-1], elsewhere=True)
 
     def _stop(self, value: float, step: int, epoch: int, batch: int, elsewhere: bool = False) -> None:
-        kept = "no checkpoint had been saved yet"
-        if self.checkpoint.is_file():
-            state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
-            kept = f"the last good checkpoint {self.checkpoint} (epoch {state['epoch'] + 1}, step {state['global_step']}) is kept"
+        good = last_good(self.checkpoint)
+        kept = "no checkpoint had been saved yet" if good is None else f"{good} is kept"
         loss = "non-finite on another process by" if elsewhere else "NaN at" if value != value else f"{value} at"
         raise NonFiniteLoss(
             f"the training loss became {loss} epoch {epoch + 1}, step {step} (batch {batch} of the epoch); "

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
 from pathlib import Path
 
 import lightning as L
+
+from lightning_mods.files import write_text_atomically
 
 METRICS = ("train/loss", "train/acc", "val/loss", "val/acc")
 
@@ -57,10 +60,11 @@ class EpochHistory(L.Callback):
             self.write(self.csv_dir / "epochs.csv")
 
     def write(self, path: Path) -> None:
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(self.rows[0]))
-            writer.writeheader()
-            writer.writerows(self.rows)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=list(self.rows[0]))
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text_atomically(path, text.getvalue())
 
     def state_dict(self) -> dict:
         return {"rows": self.rows}

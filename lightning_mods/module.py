@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 
 import lightning as L
@@ -23,8 +24,8 @@ def make_optimizer(name: str, params, lr: float | None) -> torch.optim.Optimizer
     if name not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     lr = DEFAULT_LR[name] if lr is None else lr
-    if not lr > 0:
-        raise UsageError(f"--lr {lr} must be positive")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise UsageError(f"--lr {lr} must be a positive finite number")
     # foreach=True: one multi-tensor update instead of a Python loop over the parameters (torch
     # turns it on by itself on CUDA only); the same arithmetic, a little less per-step overhead.
     if name == "sgd":

@@ -7,6 +7,8 @@ and eps ``1e-3``; Keras's LayerNormalization and GroupNormalization also use eps
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -76,8 +78,8 @@ def make_norm(
         raise UsageError(f"unknown bn_variance {bn_variance!r}; choose one of {', '.join(BN_VARIANCES)}")
     if not 0.0 <= bn_momentum <= 1.0:
         raise UsageError(f"--bn-momentum {bn_momentum} is outside [0, 1] (torch convention: 1 - keras momentum)")
-    if eps <= 0:
-        raise UsageError(f"--eps {eps} must be positive")
+    if not (eps > 0 and math.isfinite(eps)):
+        raise UsageError(f"--eps {eps} must be a positive finite number")
     if norm == "none":
         return nn.Identity()
     if norm == "bn":

@@ -3,6 +3,7 @@ checkpoint on SIGTERM/SIGINT, and the RNG states carried in every checkpoint."""
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import shutil
@@ -29,6 +30,37 @@ def last_checkpoint(out_dir: Path) -> Path:
 
 def resume_command(out_dir: Path) -> str:
     return f"python scripts/train.py --resume --out {out_dir}"
+
+
+def last_good(checkpoint: Path) -> str | None:
+    """``the last good checkpoint <path> (epoch E, step S)``, or None when there is none yet."""
+    if not checkpoint.is_file():
+        return None
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return f"the last good checkpoint {checkpoint} (epoch {state['epoch'] + 1}, step {state['global_step']})"
+
+
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def write_failed(err: OSError, out_dir: Path) -> UsageError:
+    """The one line for a run file that could not be written (full disk, quota, read-only, I/O error):
+    what failed, the checkpoint the run can go on from (every file is written atomically, so it is
+    whole), and what to do."""
+    if err.errno in NO_SPACE:
+        fix = "free space on that disk (or raise the quota or file-size limit)"
+    elif err.errno in NOT_WRITABLE:
+        fix = f"make {out_dir} writable"
+    else:
+        fix = "check the disk"
+    what = f"writing {err.filename}" if err.filename else f"writing to {out_dir}"
+    kept = last_good(last_checkpoint(out_dir))
+    if kept is None:
+        return UsageError(f"{what} failed ({err.strerror or err}); no checkpoint had been saved yet; {fix}, "
+                          "then start the run again with --overwrite")
+    return UsageError(f"{what} failed ({err.strerror or err}); {kept} is intact; {fix}, then continue with: "
+                      f"{resume_command(out_dir)}")
 
 
 def saved_values(out_dir: Path) -> dict:
@@ -116,10 +148,8 @@ class InterruptCheckpoint(L.Callback):
             return
         if not all(torch.isfinite(p).all() for p in pl_module.parameters()):
             return  # keep the last good checkpoint
-        partial = self.path.with_suffix(".partial")
-        trainer.save_checkpoint(partial, weights_only=False)  # everything, optimizer and loops too
-        if trainer.is_global_zero:
-            os.replace(partial, self.path)  # atomic: a kill during the save leaves the old last.ckpt
+        # Everything, optimizer and loops too; atomic (AtomicCheckpointIO): a kill during the save leaves the old one.
+        trainer.save_checkpoint(self.path, weights_only=False)
         self.saved_at = (trainer.current_epoch, trainer.global_step)
 
     def state_dict(self) -> dict:

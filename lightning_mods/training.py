@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import warnings
 from dataclasses import dataclass, field
@@ -14,21 +15,26 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.fabric.accelerators import CPUAccelerator, CUDAAccelerator
+from lightning.pytorch.accelerators import AcceleratorRegistry
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
+from torch.multiprocessing import ProcessRaisedException
 
+from lightning_mods.checkpoint_io import AtomicCheckpointIO
 from lightning_mods.config import TrainConfig
 from lightning_mods.data import FashionMNISTDataModule
 from lightning_mods.errors import UsageError
+from lightning_mods.files import remove_leftovers, write_text_atomically
 from lightning_mods.guards import FiniteLossCheck, warn_doubtful
 from lightning_mods.history import EpochHistory, epochs_to
 from lightning_mods.init import init_weights
 from lightning_mods.module import NormClassifier
 from lightning_mods.resume import (InterruptCheckpoint, Interrupted, clear_run, guard_out_dir, last_checkpoint,
-                                   resume_command, sigint_as_sigterm)
+                                   resume_command, sigint_as_sigterm, write_failed)
+from lightning_mods.run_lock import run_lock
 
 VAL_LOSS_TARGET = 0.4  # the homework's "epochs until val_loss < 0.4"
 
@@ -72,15 +78,21 @@ def check_out_dir(out_dir: Path) -> None:
 
 def prepare(config: TrainConfig) -> tuple[NormClassifier, FashionMNISTDataModule]:
     """Build and check everything a run needs; any bad input raises UsageError here."""
+    config.check()
     L.seed_everything(config.seed, workers=True, verbose=False)
-    model = NormClassifier(config.net_config(), optimizer=config.optimizer, lr=config.lr)
+    try:
+        model = NormClassifier(config.net_config(), optimizer=config.optimizer, lr=config.lr)
+    except (RuntimeError, MemoryError) as err:
+        if "allocate" not in str(err):
+            raise
+        size = re.search(r"allocate (\d+) bytes", str(err))
+        tried = f" (its weights need {int(size[1]) / 2**30:,.1f} GiB at once)" if size else ""
+        raise UsageError(f"the net does not fit in memory{tried}; use smaller --hidden / --lstm-units") from None
     # Building the net drew torch's default init first, and how many numbers that draws depends on
     # the norm (a Linear before a norm has no bias): re-seed, so the same seed gives every norm and
     # placement the same initial Linear weights.
     torch.manual_seed(config.seed)
     init_weights(model.net, config.init)
-    if config.epochs < 1:
-        raise UsageError(f"--epochs {config.epochs} must be at least 1")
     check_sync_batchnorm(config)
     datamodule = FashionMNISTDataModule(config.data, config.data_dir, config.batch_size, config.norm, seed=config.seed,
                                         steps_per_execution=config.steps_per_execution)
@@ -151,9 +163,25 @@ def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **ov
         # training batches (each of steps_per_execution steps) than its logging interval.
         log_every_n_steps=1, num_sanity_val_steps=0, default_root_dir=str(out_dir),
         profiler=NoProfiler(),  # per-step overhead matters for this small MLP: see bench/
+        plugins=[AtomicCheckpointIO()],  # checkpoints written whole, in the run folder itself
     )
     kwargs.update(overrides)
-    return L.Trainer(**kwargs)
+    try:
+        return L.Trainer(**kwargs)
+    except (MisconfigurationException, ValueError, TypeError, ImportError, RuntimeError) as err:
+        # Lightning checks the hardware flags here: unavailable accelerators, malformed --devices, ...
+        why = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
+        usable = ", ".join(name for name in sorted(AcceleratorRegistry.available_accelerators()) if _usable(name))
+        raise UsageError(f"--accelerator {config.accelerator} --devices {config.devices} --strategy {config.strategy} "
+                         f"--num-nodes {config.num_nodes} cannot run here ({why}); this machine offers "
+                         f"--accelerator {usable} (or auto)") from None
+
+
+def _usable(accelerator: str) -> bool:
+    try:
+        return bool(AcceleratorRegistry.get(accelerator).is_available())
+    except Exception:  # e.g. tpu: torch_xla is not installed
+        return False
 
 
 def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **trainer_overrides) -> RunResult:
@@ -161,18 +189,35 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
 
     ``resume`` continues the run in the out dir from its ``last.ckpt``; ``overwrite`` replaces
     the run there. Without either, an out dir holding a run is refused before anything is written.
+    One run at a time per out dir (``run_lock``); a file that cannot be written (full disk, ...)
+    stops the run with one line naming the last good checkpoint.
     """
     out_dir = config.out_dir
     model, datamodule = prepare(config)
-    if rank_zero_only.rank == 0:
-        ckpt_path = guard_out_dir(out_dir, resume, overwrite)
-        if overwrite:
-            clear_run(out_dir)
-    else:  # a DDP process that rank 0 started after checking (and writing to) the out dir
-        ckpt_path = last_checkpoint(out_dir) if resume else None
-    check_out_dir(out_dir)
     history = EpochHistory(out_dir)
-    trainer = make_trainer(config, out_dir, history, **trainer_overrides)
+    trainer = make_trainer(config, out_dir, history, **trainer_overrides)  # refuses unusable hardware flags
+    lead = rank_zero_only.rank == 0  # under DDP, rank 0 checks the out dir and holds its lock for the run
+    if lead:
+        guard_out_dir(out_dir, resume, overwrite)  # a refusal here leaves the folder untouched
+    check_out_dir(out_dir)
+    with run_lock(out_dir) if lead else contextlib.nullcontext():
+        if lead:
+            ckpt_path = guard_out_dir(out_dir, resume, overwrite)  # again: another run may have started since
+            if overwrite:
+                clear_run(out_dir)
+            for folder in (out_dir, out_dir / "checkpoints"):
+                remove_leftovers(folder)  # a killed writer's temporary files; none is being written now
+        else:  # a DDP process that rank 0 started after checking (and writing to) the out dir
+            ckpt_path = last_checkpoint(out_dir) if resume else None
+        try:
+            return _fit_and_test(config, model, datamodule, trainer, history, out_dir, ckpt_path)
+        except OSError as err:
+            raise write_failed(err, out_dir) from None
+        except ProcessRaisedException as err:  # --strategy ddp_spawn: a worker's exception, as text
+            raise _from_worker(err, out_dir) from None
+
+
+def _fit_and_test(config, model, datamodule, trainer, history, out_dir, ckpt_path) -> RunResult:
     trainer.callbacks.append(SaveConfig(config, out_dir / "config.yaml"))
     _keep_metrics_csv(trainer)
     try:
@@ -189,8 +234,24 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
     test = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, verbose=False, weights_only=True)
     result = RunResult(config, rows, test[0] if test else {}, _epoch_of(best_path), out_dir, trainer.global_rank)
     if trainer.is_global_zero:
-        (out_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
+        write_text_atomically(out_dir / "summary.json", json.dumps(result.summary(), indent=2) + "\n")
     return result
+
+
+def _from_worker(err: ProcessRaisedException, out_dir: Path) -> Exception:
+    """A spawned DDP worker's error, back as the one line it would have been in one process: torch
+    hands it over as the text of its traceback, whose last line is ``<type>: <message>``."""
+    last = str(err).strip().splitlines()[-1]
+    kind, _, message = last.partition(": ")
+    if kind.rpartition(".")[2] in USAGE_ERRORS:
+        return UsageError(message)
+    written = re.fullmatch(r"\[Errno (\d+)\] (.*?)(?:: '(.*)')?", message)
+    if kind.endswith("Error") and written:  # OSError and its subclasses
+        return write_failed(OSError(int(written[1]), written[2], written[3]), out_dir)
+    return err
+
+
+USAGE_ERRORS = {"UsageError", "NonFiniteLoss"}
 
 
 def _keep_metrics_csv(trainer: L.Trainer) -> None:

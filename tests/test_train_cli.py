@@ -31,7 +31,27 @@ def test_other_configurations_train(train_script, tiny_args, extra):
     (["--groups", "5", "--norm", "gn"], "--groups 5 does not divide"),
     (["--batch-size", "1"], "--batch-size 1 with --norm bn"),
     (["--epochs", "0"], "--epochs 0 must be at least 1"),
-    (["--lr", "-1"], "--lr -1.0 must be positive"),
+    (["--lr", "-1"], "--lr -1.0 must be a positive finite number"),
+    # every flag's bad values, as a new user would try them (tiny_args run on the CPU)
+    (["--seed", "-1"], "--seed -1 is outside numpy's seed range [0, 4294967295]"),
+    (["--seed", str(2**32)], "--seed 4294967296 is outside numpy's seed range"),
+    (["--lr", "inf"], "--lr inf must be a positive finite number"),
+    (["--lr", "nan"], "--lr nan must be a positive finite number"),
+    (["--eps", "nan"], "--eps nan must be a positive finite number"),
+    (["--eps", "0"], "--eps 0.0 must be a positive finite number"),
+    (["--bn-momentum", "1.5"], "--bn-momentum 1.5 is outside [0, 1]"),
+    (["--hidden", "0"], "--hidden [0] must be one or more positive widths"),
+    (["--arch", "lstm", "--lstm-units", "0"], "--lstm-units 0 must be at least 1"),
+    (["--batch-size", "0"], "--batch-size 0 must be at least 1"),
+    (["--steps-per-execution", "0"], "--steps-per-execution 0 must be at least 1"),
+    (["--epochs", "-3"], "--epochs -3 must be at least 1"),
+    (["--num-nodes", "0"], "--num-nodes 0 must be at least 1"),
+    (["--accelerator", "foo"], "unknown --accelerator 'foo'; choose one of auto, gpu, cpu"),
+    (["--accelerator", "tpu"], "--accelerator tpu --devices 1 --strategy auto --num-nodes 1 cannot run here"),
+    (["--devices", "0"], "--devices '0' must be auto, a number of devices (1 or more)"),
+    (["--devices", "two"], "--devices 'two' must be auto"),
+    (["--devices", "-1"], "--accelerator cpu --devices -1 --strategy auto --num-nodes 1 cannot run here"),
+    (["--strategy", "dp"], "unknown --strategy 'dp' (did you mean ddp?)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(train_script, tiny_args, extra, message, capsys, tmp_path):
     assert train_script.main(tiny_args + extra) == 2
