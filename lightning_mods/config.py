@@ -68,7 +68,7 @@ class TrainConfig(NetConfig):
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise UsageError(f"unknown --strategy {self.strategy!r}{hint}; Lightning's include auto, ddp, ddp_spawn, "
                              "fsdp, deepspeed")
-        if not re.fullmatch(r"auto|-1|[1-9]\d*|(\d+,)+\d*", self.devices):
+        if not re.fullmatch(r"auto|-1|[1-9]\d*|(\d+,)+\d*", str(self.devices)):
             raise UsageError(f"--devices {self.devices!r} must be auto, a number of devices (1 or more), -1 (all GPUs) "
                              "or a list of GPU indices such as 0,1")
 
