@@ -78,7 +78,8 @@ def prepare(config: TrainConfig) -> tuple[NormClassifier, FashionMNISTDataModule
     # the norm (a Linear before a norm has no bias): re-seed, so the same seed gives every norm and
     # placement the same initial Linear weights.
     torch.manual_seed(config.seed)
-    init_weights(model.net, config.init)
+    if config.net_dir is None:  # a converted net (--net) keeps the weights it was converted with
+        init_weights(model.net, config.init)
     if config.epochs < 1:
         raise UsageError(f"--epochs {config.epochs} must be at least 1")
     check_sync_batchnorm(config)
