@@ -15,7 +15,6 @@ import parity  # noqa: F401  (torch side, then Keras side)
 import keras
 from keras import layers as L
 
-from conftest import load_script
 from lightning_mods.spec_net import SpecNet, load_net
 from parity.compare import torch_logits, torch_sgd_steps
 from parity.convert.check import Settings, check, mse
@@ -164,8 +163,8 @@ def test_geron_models_pass_every_column(tmp_path, before):
     assert report.passed, {name: column.checks() for name, column in report.columns.items()}
 
 
-def test_script_converts_trains_and_converts_back(saved, tmp_path, capsys):
-    convert, train = load_script("convert"), load_script("train")
+def test_script_converts_trains_and_converts_back(saved, tmp_path, capsys, convert_script, train_script):
+    convert, train = convert_script, train_script
     out = tmp_path / "net"
     inputs = tmp_path / "inputs.npy"
     np.save(inputs, np.random.default_rng(0).uniform(size=(64, 784)).astype("float32"))
@@ -185,10 +184,10 @@ def test_script_converts_trains_and_converts_back(saved, tmp_path, capsys):
     assert spec_from_model(read_model(tmp_path / "m.keras")) == yaml.safe_load((out / "spec.yaml").read_text())
 
 
-def test_a_training_run_becomes_a_keras_model(train_script, tiny_args, tmp_path, capsys):
+def test_a_training_run_becomes_a_keras_model(train_script, convert_script, tiny_args, tmp_path, capsys):
     assert train_script.main(tiny_args + ["--norm", "bn", "--bn-variance", "biased"]) == 0
     capsys.readouterr()
-    convert = load_script("convert")
+    convert = convert_script
     ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
     assert convert.main(["torch-to-keras", str(ckpt), "--out", str(tmp_path / "mlp.keras")]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]

@@ -10,12 +10,11 @@ import parity  # noqa: F401  (torch side, then Keras side)
 import keras
 from keras import layers as L
 
-from conftest import load_script
 
 
-@pytest.fixture(scope="module")
-def convert():
-    return load_script("convert")
+@pytest.fixture
+def convert(convert_script):
+    return convert_script
 
 
 def refused(convert, capsys, argv: list[str]) -> str:

@@ -25,7 +25,8 @@ ACTIVATIONS = ("relu", "gelu", "silu", "swish", "tanh", "sigmoid", "softmax", "l
 SUPPORTED_LINE = (f"supported: {', '.join(SUPPORTED)} (activations {', '.join(ACTIVATIONS)}; norms on the last axis) "
                   "in a Sequential or single-chain Functional model")
 # Config keys that do not change what a converted layer computes (its weights travel as they are).
-IGNORED = {"name", "trainable", "dtype", "seed", "unroll", "unit_forget_bias", "renorm_momentum", "batch_shape",
+IGNORED = {"name", "trainable", "dtype", "seed", "unroll", "unit_forget_bias", "renorm_momentum", "renorm_clipping",
+           "batch_shape",
            "build_config", "module", "registered_name"}
 # Keys a layer of that class reads; any other key must hold its neutral value (None, False, 0).
 USED = {
@@ -139,12 +140,19 @@ def _options(cls: str, config: dict) -> list[str]:
     for key, value in config.items():
         if key in IGNORED or key.endswith("_initializer") or key in USED.get(cls, set()):
             if key in REQUIRED.get(cls, {}) and value != REQUIRED[cls][key]:
-                bad.append(f"{key}={value!r}")
+                bad.append(f"{key}={_short(value)}")
             continue
         neutral = value == REQUIRED[cls][key] if key in REQUIRED.get(cls, {}) else value in (None, False, 0)
         if not neutral:
-            bad.append(f"{key}={value!r}")
+            bad.append(f"{key}={_short(value)}")
     return bad
+
+
+def _short(value) -> str:
+    """A config value as the user wrote it: a serialized object by its class name."""
+    if isinstance(value, dict) and "class_name" in value:
+        return str(value.get("registered_name") or value["class_name"])
+    return repr(value)
 
 
 def _activation(value) -> str | None:
@@ -203,7 +211,8 @@ def layer_entry(layer) -> tuple[dict | None, list[str]]:
         return {"layer": "lstm", "name": layer.name, "in_features": int(layer.input.shape[-1]),
                 "units": int(layer.units), "return_sequences": bool(layer.return_sequences),
                 "trainable": bool(layer.trainable)}, problems
-    return _norm_entry(layer, cls, config, rank)
+    entry, axis_problems = _norm_entry(layer, cls, config, rank)
+    return entry, problems + axis_problems
 
 
 def spec_from_model(model: keras.Model, source="the model") -> list[dict]:
