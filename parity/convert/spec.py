@@ -126,9 +126,9 @@ def chain(model: keras.Model) -> tuple[list, list[str]]:
         if layer in layers:
             problems.append(f"layer {layer.name!r} is used more than once (not a single chain)")
             break
-        if node.arguments.kwargs:
-            problems.append(f"layer {layer.name!r} is called with {', '.join(node.arguments.kwargs)}=...; "
-                            "call it on its input alone")
+        kwargs = [key for key, value in node.arguments.kwargs.items() if value is not None]  # Keras records training=None
+        if kwargs:
+            problems.append(f"layer {layer.name!r} is called with {', '.join(kwargs)}=...; call it on its input alone")
         layers.append(layer)
         tensor = node.input_tensors[0]
     return layers[::-1], problems
