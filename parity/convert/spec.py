@@ -126,7 +126,10 @@ def chain(model: keras.Model) -> tuple[list, list[str]]:
         if layer in layers:
             problems.append(f"layer {layer.name!r} is used more than once (not a single chain)")
             break
-        kwargs = [key for key, value in node.arguments.kwargs.items() if value is not None]  # Keras records training=None
+        # Keras records training=None (and LSTMs training=False: with dropout 0, which is all that is
+        # supported, training changes nothing there); a BN or Dropout called with training= is refused.
+        kwargs = [key for key, value in node.arguments.kwargs.items()
+                  if value is not None and not (isinstance(layer, keras.layers.LSTM) and key == "training")]
         if kwargs:
             problems.append(f"layer {layer.name!r} is called with {', '.join(kwargs)}=...; call it on its input alone")
         layers.append(layer)
