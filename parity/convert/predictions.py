@@ -26,7 +26,8 @@ def compare_on_test(checkpoint: Path, net: torch.nn.Module, model) -> str:
     net.eval()
     with torch.no_grad():
         torch_pred = net(torch.from_numpy(x)).argmax(dim=1).numpy()
-    keras_pred = np.concatenate([keras_outputs(model, x[i : i + 1000], training=False).argmax(axis=1)
+    keras_x = x.reshape(len(x), *model.inputs[0].shape[1:])  # e.g. (N, 784) for a keras.Input((784,)) model
+    keras_pred = np.concatenate([keras_outputs(model, keras_x[i : i + 1000], training=False).argmax(axis=1)
                                  for i in range(0, len(x), 1000)])
     differ = int((torch_pred != keras_pred).sum())
     return (f"test set ({len(y)} images): torch accuracy {(torch_pred == y).mean():.4f}, Keras accuracy "
