@@ -22,11 +22,14 @@ def logits(model: keras.Model, x: np.ndarray, training: bool) -> np.ndarray:
     return keras.ops.convert_to_numpy(model(x, training=training))
 
 
-def sgd_steps(model: keras.Model, batches: Iterable[tuple[np.ndarray, np.ndarray]], learning_rate: float) -> list[float]:
-    """One SGD step per ``(images, labels)`` batch, in order; returns the losses. The loss is
-    computed in the model's dtype (a Keras loss would otherwise cast to float32)."""
+def sgd_steps(model: keras.Model, batches: Iterable[tuple[np.ndarray, np.ndarray]], learning_rate: float,
+              loss_fn: keras.losses.Loss | None = None) -> list[float]:
+    """One SGD step per ``(images, labels)`` batch, in order; returns the losses. The loss
+    (sparse cross-entropy from logits unless ``loss_fn``) is computed in the model's dtype (a
+    Keras loss would otherwise cast to float32)."""
     optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype=model.layers[-1].compute_dtype)
+    if loss_fn is None:
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype=model.layers[-1].compute_dtype)
     losses = []
     for x, y in batches:
         with tf.GradientTape() as tape:

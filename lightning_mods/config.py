@@ -42,6 +42,8 @@ class TrainConfig(NetConfig):
 
     @property
     def name(self) -> str:
+        if self.net_dir is not None:
+            return f"net-{Path(self.net_dir).name}-seed{self.seed}"
         return f"{self.arch}-{self.norm}-{self.placement}-{self.activation}-seed{self.seed}"
 
     @property

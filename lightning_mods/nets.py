@@ -34,6 +34,7 @@ class NetConfig:
     bn_momentum: float = KERAS_BN_MOMENTUM
     eps: float = KERAS_EPS
     bn_variance: str = "unbiased"
+    net_dir: str | None = None  # a converted net (spec.yaml + weights.pt); then the fields above are unused
 
     def norm_kwargs(self) -> dict:
         return dict(groups=self.groups, bn_momentum=self.bn_momentum, eps=self.eps, bn_variance=self.bn_variance)
@@ -95,9 +96,11 @@ class SequenceNorm(nn.Module):
         self.channels_first = isinstance(norm, (nn.BatchNorm1d, nn.GroupNorm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.channels_first:
+        if not self.channels_first or x.dim() == 2:  # (B, C) is already what torch wants
             return self.norm(x)
-        return self.norm(x.transpose(1, 2)).transpose(1, 2)  # (B, T, C) -> (B, C, T) -> back
+        shape = x.shape  # (B, T, C), or (B, ..., C): every axis between B and C counts as steps
+        out = self.norm(x.reshape(shape[0], -1, shape[-1]).transpose(1, 2))  # -> (B, C, T)
+        return out.transpose(1, 2).reshape(shape)
 
 
 class LSTMClassifier(nn.Module):
@@ -125,8 +128,30 @@ class LSTMClassifier(nn.Module):
         return self.head(h_n[-1])
 
 
+def check_image_net(net: nn.Module, what: str) -> nn.Module:
+    """Refuse a net that does not map a 28x28 image to 10 outputs."""
+    shape = tuple(getattr(net, "input_shape", (IMAGE_SIDE, IMAGE_SIDE)))
+    if torch.Size(shape).numel() != IMAGE_SIDE * IMAGE_SIDE:
+        raise UsageError(f"{what} takes inputs of shape {shape}, not a 28x28 image; Fashion-MNIST needs a model "
+                         "whose input has 784 values, e.g. keras.Input((28, 28))")
+    was_training = net.training
+    net.eval()  # no statistics move
+    with torch.no_grad():
+        out = net(torch.zeros(1, IMAGE_SIDE, IMAGE_SIDE))
+    net.train(was_training)
+    if tuple(out.shape) != (1, NUM_CLASSES):
+        raise UsageError(f"{what} gives outputs of shape {tuple(out.shape[1:])}, not {NUM_CLASSES} class scores; "
+                         "end the model with Dense(10)")
+    return net
+
+
 def build_net(config: NetConfig) -> nn.Module:
-    """The net ``config`` describes, initialised with ``config.init``."""
+    """The net ``config`` describes, initialised with ``config.init``; with ``net_dir``, the
+    converted net saved there, with its weights, and without a final softmax (training takes logits)."""
+    if config.net_dir is not None:
+        from lightning_mods.spec_net import load_net
+
+        return check_image_net(load_net(config.net_dir, logits=True), f"--net {config.net_dir}")
     if config.arch not in ARCHS:
         raise UsageError(f"unknown arch {config.arch!r}; choose one of {', '.join(ARCHS)}")
     if config.arch == "mlp":

@@ -46,6 +46,25 @@ class KerasBatchNorm1d(nn.BatchNorm1d):
         return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
 
 
+class FrozenBatchNorm1d(nn.BatchNorm1d):
+    """Keras's ``BatchNormalization(trainable=False)``: frozen, in Keras 3's sense.
+
+    Keras 3 normalizes with the batch's statistics only when ``training and self.trainable``;
+    a frozen layer normalizes with its moving statistics even inside ``fit`` and never updates
+    them, and its gamma and beta are not trained. Here: the forward is inference-mode BatchNorm
+    whatever ``.train()`` says (so the running statistics never move), and ``weight``/``bias``
+    have ``requires_grad=False``. The input's gradient still flows through.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.weight.requires_grad_(False)
+        self.bias.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+
+
 def check_groups(groups: int, num_features: int, where: str = "layer") -> None:
     """Raise a clear error unless ``groups`` divides ``num_features``."""
     if groups < 1 or num_features % groups:
@@ -64,8 +83,15 @@ def make_norm(
     bn_momentum: float = KERAS_BN_MOMENTUM,
     eps: float = KERAS_EPS,
     bn_variance: str = "unbiased",
+    center: bool = True,
+    scale: bool = True,
+    frozen: bool = False,
 ) -> nn.Module:
     """Build the norm layer named ``norm`` for ``num_features`` channels (features last or 2nd).
+
+    Keras's options, for converted models: ``center=False`` / ``scale=False`` fix beta at 0 /
+    gamma at 1 (not trained); ``frozen`` is Keras's ``trainable=False`` (BN: FrozenBatchNorm1d;
+    LN, GN: gamma and beta not trained).
 
     >>> make_norm("ln", 64)
     LayerNorm((64,), eps=0.001, elementwise_affine=True, bias=True)
@@ -83,12 +109,16 @@ def make_norm(
     if norm == "none":
         return nn.Identity()
     if norm == "bn":
-        cls = KerasBatchNorm1d if bn_variance == "biased" else nn.BatchNorm1d
-        return cls(num_features, eps=eps, momentum=bn_momentum)
-    if norm == "ln":
-        return nn.LayerNorm(num_features, eps=eps)
-    check_groups(groups, num_features)
-    return nn.GroupNorm(groups, num_features, eps=eps)
+        cls = FrozenBatchNorm1d if frozen else KerasBatchNorm1d if bn_variance == "biased" else nn.BatchNorm1d
+        layer = cls(num_features, eps=eps, momentum=bn_momentum)
+    elif norm == "ln":
+        layer = nn.LayerNorm(num_features, eps=eps)
+    else:
+        check_groups(groups, num_features)
+        layer = nn.GroupNorm(groups, num_features, eps=eps)
+    for param, trained in ((layer.weight, scale and not frozen), (layer.bias, center and not frozen)):
+        param.requires_grad_(trained)  # an untrained gamma stays 1, beta 0 (unless weights are loaded)
+    return layer
 
 
 def make_activation(activation: str) -> nn.Module:

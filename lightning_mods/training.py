@@ -92,7 +92,8 @@ def prepare(config: TrainConfig) -> tuple[NormClassifier, FashionMNISTDataModule
     # the norm (a Linear before a norm has no bias): re-seed, so the same seed gives every norm and
     # placement the same initial Linear weights.
     torch.manual_seed(config.seed)
-    init_weights(model.net, config.init)
+    if config.net_dir is None:  # a converted net (--net) keeps the weights it was converted with
+        init_weights(model.net, config.init)
     check_sync_batchnorm(config)
     datamodule = FashionMNISTDataModule(config.data, config.data_dir, config.batch_size, config.norm, seed=config.seed,
                                         steps_per_execution=config.steps_per_execution)

@@ -60,12 +60,14 @@ class Diff:
         return self.rel <= tol
 
 
-def diff(a: np.ndarray, b: np.ndarray, where: str = "") -> Diff:
-    """``a`` (torch) against ``b`` (Keras, the reference), computed in float64."""
+def diff(a: np.ndarray, b: np.ndarray, where: str = "", floor: float = 0.0) -> Diff:
+    """``a`` (torch) against ``b`` (Keras, the reference), computed in float64. ``floor`` is
+    added to the array's scale: ``rel = max|a - b| / (max|b| + floor)``, so that an array whose
+    values are themselves at rounding level (0 in exact arithmetic) is judged on the floor's scale."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape:
         raise ValueError(f"{where or 'arrays'}: shapes differ, {a.shape} vs {b.shape}")
-    err, scale = float(np.max(np.abs(a - b), initial=0.0)), float(np.max(np.abs(b), initial=0.0))
+    err, scale = float(np.max(np.abs(a - b), initial=0.0)), float(np.max(np.abs(b), initial=0.0)) + floor
     return Diff(err, err / scale if scale else (0.0 if err == 0 else float("inf")), where)
 
 
@@ -134,19 +136,20 @@ def torch_logits(net: nn.Module, x: np.ndarray, training: bool) -> np.ndarray:
         return net(torch.from_numpy(x)).numpy()
 
 
-def torch_sgd_steps(net: nn.Module, batches, learning_rate: float) -> list[float]:
-    """Plain SGD (no momentum) on mean cross-entropy from logits, one step per batch, in order.
-    The rate is rounded to float32 first, as Keras keeps it in a float32 variable."""
+def torch_sgd_steps(net: nn.Module, batches, learning_rate: float, loss=F.cross_entropy) -> list[float]:
+    """Plain SGD (no momentum) on ``loss(output, target)`` (mean cross-entropy from logits by
+    default), one step per batch, in order. The rate is rounded to float32 first, as Keras
+    keeps it in a float32 variable."""
     learning_rate = TABLE["learning_rate"].to_torch(learning_rate)
     optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=learning_rate)
     net.train()
     losses = []
     for x, y in batches:
         optimizer.zero_grad()
-        loss = F.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y))
-        loss.backward()
+        value = loss(net(torch.from_numpy(x)), torch.from_numpy(y))
+        value.backward()
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(value.item())
     return losses
 
 
@@ -164,7 +167,7 @@ def state_diffs(pair: Pair) -> tuple[Diff | None, Diff | None]:
     return worst(weights), worst(moving)
 
 
-def control_diff(net: nn.Module, batches, learning_rate: float) -> Diff:
+def control_diff(net: nn.Module, batches, learning_rate: float, loss=F.cross_entropy, floor: float = 0.0) -> Diff:
     """How far torch drifts from ITSELF when every weight starts one rounding unit away: a copy
     of ``net`` with weights times (1 + machine epsilon), both trained on ``batches``. Where this
     exceeds the tolerance, the training map amplifies rounding (chaos), and no two
@@ -173,9 +176,9 @@ def control_diff(net: nn.Module, batches, learning_rate: float) -> Diff:
     with torch.no_grad():
         for p in twin.parameters():
             p.mul_(1 + torch.finfo(p.dtype).eps)
-    torch_sgd_steps(net, batches, learning_rate)
-    torch_sgd_steps(twin, batches, learning_rate)
-    return worst([diff(a.detach().numpy(), b.detach().numpy(), name)
+    torch_sgd_steps(net, batches, learning_rate, loss)
+    torch_sgd_steps(twin, batches, learning_rate, loss)
+    return worst([diff(a.detach().numpy(), b.detach().numpy(), name, floor)
                   for (name, a), b in zip(net.named_parameters(), twin.parameters())])
 
 

@@ -83,9 +83,12 @@ def keras_arrays(layer: keras.layers.Layer) -> dict[str, np.ndarray]:
 
 
 def set_keras_arrays(layer: keras.layers.Layer, arrays: dict[str, np.ndarray]) -> None:
+    """Assign every array the layer has a variable for (a norm with ``center=False`` has no beta)."""
     target = layer.cell if _kind(layer) == "lstm" else layer
     for name, value in arrays.items():
-        getattr(target, name).assign(value)
+        variable = getattr(target, name, None)
+        if variable is not None:
+            variable.assign(value)
 
 
 @torch.no_grad()
@@ -99,12 +102,13 @@ def set_torch_arrays(module: nn.Module, arrays: dict[str, np.ndarray]) -> None:
         if module.bias is not None:
             put(module.bias, arrays["bias"])
     elif kind == "bn":
+        fixed = {"gamma": np.ones(module.weight.shape, np.float32), "beta": np.zeros(module.bias.shape, np.float32)}
         for tensor, name in ((module.weight, "gamma"), (module.bias, "beta"),
                              (module.running_mean, "moving_mean"), (module.running_var, "moving_variance")):
-            put(tensor, arrays[name])
+            put(tensor, arrays[name] if name in arrays else fixed[name])  # Keras's center/scale=False: 0 / 1
     elif kind in ("ln", "gn"):
-        put(module.weight, arrays["gamma"])
-        put(module.bias, arrays["beta"])
+        put(module.weight, arrays.get("gamma", np.ones(module.weight.shape, np.float32)))
+        put(module.bias, arrays.get("beta", np.zeros(module.bias.shape, np.float32)))
     else:
         put(module.weight_ih_l0, arrays["kernel"].T)
         put(module.weight_hh_l0, arrays["recurrent_kernel"].T)

@@ -31,6 +31,11 @@ def train_script():
     return load_script("train")
 
 
+@pytest.fixture(scope="session")
+def convert_script():
+    return load_script("convert")
+
+
 @pytest.fixture
 def tiny_args(tmp_path):
     """CLI arguments for a seconds-long CPU run on synthetic data."""

@@ -1,0 +1,76 @@
+"""``parity.md``: the parity table of a converted model, and what its numbers mean."""
+
+from __future__ import annotations
+
+from parity.compare import FORWARD_RTOL, SGD_RTOL
+from parity.convert.check import Report
+
+ROWS = {"train": "outputs, training mode, float32", "eval": "outputs, inference mode, float32",
+        "weights": "weights after {steps} SGD steps, float64", "moving": "moving statistics after the steps, float64",
+        "eval_after": "inference outputs after the steps, float64"}
+
+
+def _cell(d, tol) -> str:
+    if d is None:
+        return "n/a (none)"
+    return f"{d.rel:.1e} {'pass' if d.within(tol) else '**FAIL**'}" + (f" ({d.where})" if not d.within(tol) else "")
+
+
+def table(report: Report) -> str:
+    names = list(report.columns)
+    lines = ["| check (max relative difference vs Keras on TensorFlow) | tolerance | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    first = report.columns[names[0]]
+    for i, (key, _, tol) in enumerate(first.checks()):
+        cells = [_cell(report.columns[n].checks()[i][1], tol) for n in names]
+        lines.append(f"| {ROWS[key].format(steps=report.settings.steps)} | {tol:g} | " + " | ".join(cells) + " |")
+    control = first.control
+    lines.append("| control: torch vs itself started 1 ulp apart (not a check) | | "
+                 + (f"{control.rel:.1e}" if control else "-") + " |" + " - |" * (len(names) - 1))
+    return "\n".join(lines)
+
+
+def _layer(entry: dict) -> str:
+    details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("layer", "name"))
+    return f"| {entry.get('name', '')} | {entry['layer']} | {details} |"
+
+
+def markdown(report: Report, source: str, spec: list[dict]) -> str:
+    s = report.settings
+    verdict = "PASS" if report.passed else "FAIL"
+    chaotic = [name for name, c in report.columns.items() if c.chaotic]
+    parts = [
+        f"# Parity of the converted model: {verdict}", "",
+        f"Model: `{source}`. Inputs: {report.inputs_from}; batches of {s.batch_size}; {s.steps} plain-SGD steps "
+        f"(learning rate {s.learning_rate}) on the mean squared error against fixed random targets; seed {s.seed}.", "",
+        table(report), "",
+        "## What the columns and rows mean", "",
+        "- **torch module**: the converted `nn.Module` (`weights.pt` + `spec.yaml`), in `.train()` / `.eval()`.",
+        "- **Keras, torch backend**: the same model file run by Keras itself with `KERAS_BACKEND=torch` (in its own "
+        "process), the mode chosen by `training=`; a second, independent implementation of Keras's semantics.",
+        "- Every difference is `max|a - b| / max|b|` over an array, the worst array reported, `b` being Keras on "
+        "TensorFlow. The outputs rows use one batch of fresh float32 weights (<= "
+        f"{FORWARD_RTOL:g}); the steps run in float64 from the same weights on the same batches (<= {SGD_RTOL:g}), "
+        "where rounding cannot build up into a difference of its own.",
+        f"- In the float64 rows an array's scale gets a floor of {s.floor:g}: an array whose exact gradient is 0 "
+        "(a Dense bias or a BN beta feeding a BatchNormalization, whose mean subtraction cancels it) moves only by "
+        "rounding, and two correct frameworks disagree on that noise by all of itself; the floor allows such an "
+        f"array {SGD_RTOL * s.floor:.0e} absolute. A moving MEAN is judged on the spread of the values it averages "
+        "(the square root of its moving variance), not on its own size, which is near 0 for centred activations. "
+        "Keras on its torch backend needs that: it computes float64 matmuls in float32 (64-bit result types are "
+        "forced to 32-bit outside TensorFlow), so its float64 rows are ~1e-7 off in absolute terms.",
+        "- Dropout's rate is 0 in the check (random draws differ between frameworks); inference does not use it.",
+        "- The control trains two copies of the torch module whose weights start one rounding unit apart: where it "
+        "exceeds the tolerance, the steps amplify rounding and no two implementations can agree after them.",
+    ]
+    if chaotic:
+        parts.append(f"- **The control exceeds the tolerance** ({', '.join(chaotic)}): the trajectory rows cannot be "
+                     "tight for this model; use fewer --steps.")
+    parts += ["", "## The layers (spec.yaml)", "", "| Keras name | layer | settings (BN momentum in torch's convention) |",
+              "|---|---|---|"] + [_layer(e) for e in spec]
+    parts += ["", "## Known differences kept on purpose", "",
+              "- BatchNormalization: torch momentum = 1 - Keras momentum; the moving variance is updated with the "
+              "biased batch variance, as Keras does (torch's own rule is the unbiased one); `trainable=False` "
+              "normalizes with the moving statistics even in training mode and never updates them.",
+              "- LSTM: Keras has one bias, torch two; all of it is in `bias_ih`, and `bias_hh` stays 0, not trained."]
+    return "\n".join(parts) + "\n"

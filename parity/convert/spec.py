@@ -1,0 +1,247 @@
+"""Read a Keras model file into the layer spec of ``lightning_mods.spec_net`` (or refuse it).
+
+Nothing from the file runs: the layer classes are read from its JSON config before Keras
+loads it, and Keras loads it with ``safe_mode=True`` (no lambdas) and ``compile=False``.
+Every layer and option outside what the converter supports is refused at once, all in one
+line, before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import keras
+import yaml
+
+from lightning_mods.errors import UsageError
+from lightning_mods.spec_net import check_spec
+from parity.conventions import TABLE
+
+SUPPORTED = ("InputLayer", "Flatten", "Reshape", "Dense", "Activation", "ReLU", "Dropout", "BatchNormalization",
+             "LayerNormalization", "GroupNormalization", "LSTM")
+ACTIVATIONS = ("relu", "gelu", "silu", "swish", "tanh", "sigmoid", "softmax", "linear")
+SUPPORTED_LINE = (f"supported: {', '.join(SUPPORTED)} (activations {', '.join(ACTIVATIONS)}; norms on the last axis) "
+                  "in a Sequential or single-chain Functional model")
+# Config keys that do not change what a converted layer computes (its weights travel as they are).
+IGNORED = {"name", "trainable", "dtype", "seed", "unroll", "unit_forget_bias", "renorm_momentum", "renorm_clipping",
+           "batch_shape",
+           "build_config", "module", "registered_name"}
+# Keys a layer of that class reads; any other key must hold its neutral value (None, False, 0).
+USED = {
+    "Dense": {"units", "activation", "use_bias"}, "Activation": {"activation"}, "Dropout": {"rate"},
+    "Flatten": set(), "Reshape": {"target_shape"}, "InputLayer": set(),
+    "BatchNormalization": {"axis", "momentum", "epsilon", "center", "scale"},
+    "LayerNormalization": {"axis", "epsilon", "center", "scale"},
+    "GroupNormalization": {"axis", "groups", "epsilon", "center", "scale"},
+    "LSTM": {"units", "return_sequences", "use_bias"}, "ReLU": set(),
+}
+REQUIRED = {"Flatten": {"data_format": "channels_last"}, "LSTM": {"activation": "tanh", "recurrent_activation": "sigmoid",
+                                                                  "use_bias": True},
+            "InputLayer": {"dtype": "float32"}}
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+def file_config(path: Path) -> dict:
+    """The model's JSON config from a ``.keras`` zip or a legacy ``.h5`` file, read as data."""
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist; give the path of a Keras model file (.keras or .h5)")
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return json.loads(archive.read("config.json"))
+        except (KeyError, ValueError, zipfile.BadZipFile):
+            raise UsageError(f"{path} is a zip file without a Keras config.json; give a model saved by "
+                             "model.save('MODEL.keras')") from None
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as h5:
+            text = h5.attrs.get("model_config")
+    except (ImportError, OSError):
+        text = None
+    if text is None:
+        raise UsageError(f"{path} is not a Keras model file (neither a .keras zip nor an .h5 holding a model); "
+                         "save the model with model.save('MODEL.keras')")
+    return json.loads(text if isinstance(text, str) else text.decode())
+
+
+def prescan(config: dict) -> list[str]:
+    """Refusals readable from the file alone, for what Keras should not even load: a model class
+    other than Sequential/Functional, a custom (registered) layer, a Lambda. Keras's own other
+    layers are loaded, so that every unsupported layer AND option is reported at once."""
+    kind = config.get("class_name")
+    if kind not in ("Sequential", "Functional", "Model"):
+        return [f"the model is a {kind!r}, not a Sequential or Functional model"]
+    problems, custom = [], False
+    for layer in config.get("config", {}).get("layers", []):
+        name, cls = layer.get("config", {}).get("name", layer.get("name", "?")), layer.get("class_name")
+        builtin = layer.get("module", "keras.layers").startswith("keras") and layer.get("registered_name") in (None, cls)
+        custom |= not builtin or cls in ("Lambda", "Sequential", "Functional", "Model")
+        if cls not in SUPPORTED or not builtin:
+            problems.append(f"layer {name!r} ({layer.get('registered_name') or cls}) is not supported")
+    return problems if custom else []
+
+
+def refuse(path, problems: list[str]) -> UsageError:
+    return UsageError(f"{path} cannot be converted: {'; '.join(problems)}. {SUPPORTED_LINE}")
+
+
+def read_model(path: str | Path) -> keras.Model:
+    """The Keras model in ``path``, after checking its layer classes from the file's config."""
+    path = Path(path)
+    problems = prescan(file_config(path))
+    if problems:
+        raise refuse(path, problems)
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:  # Keras raises many types here (ValueError, TypeError, OSError, ...)
+        raise UsageError(f"Keras could not load {path} ({_first_line(err)}); save it again with "
+                         "model.save('MODEL.keras')") from None
+
+
+def chain(model: keras.Model) -> tuple[list, list[str]]:
+    """The model's layers from input to output, and why it is not a single chain (if it is not)."""
+    if isinstance(model, keras.Sequential):
+        if not model.built or not model.inputs:
+            return [], ["the Sequential model has no input shape; start it with keras.Input(shape=...)"]
+        return list(model.layers), []
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        return [], [f"the model has {len(model.inputs)} inputs and {len(model.outputs)} outputs; one of each is supported"]
+    layers, problems, tensor = [], [], model.outputs[0]
+    while True:
+        layer, node_index, _ = tensor._keras_history
+        node = layer._inbound_nodes[node_index]
+        if isinstance(layer, keras.layers.InputLayer):
+            break
+        if len(node.input_tensors) != 1:
+            problems.append(f"layer {layer.name!r} ({type(layer).__name__}) takes {len(node.input_tensors)} inputs "
+                            "(not a single chain)")
+            break
+        if layer in layers:
+            problems.append(f"layer {layer.name!r} is used more than once (not a single chain)")
+            break
+        # Keras records training=None (and LSTMs training=False: with dropout 0, which is all that is
+        # supported, training changes nothing there); a BN or Dropout called with training= is refused.
+        kwargs = [key for key, value in node.arguments.kwargs.items()
+                  if value is not None and not (isinstance(layer, keras.layers.LSTM) and key == "training")]
+        if kwargs:
+            problems.append(f"layer {layer.name!r} is called with {', '.join(kwargs)}=...; call it on its input alone")
+        layers.append(layer)
+        tensor = node.input_tensors[0]
+    return layers[::-1], problems
+
+
+def _options(cls: str, config: dict) -> list[str]:
+    """Options set away from what the converter reproduces."""
+    bad = []
+    for key, value in config.items():
+        if key in IGNORED or key.endswith("_initializer") or key in USED.get(cls, set()):
+            if key in REQUIRED.get(cls, {}) and value != REQUIRED[cls][key]:
+                bad.append(f"{key}={_short(value)}")
+            continue
+        neutral = value == REQUIRED[cls][key] if key in REQUIRED.get(cls, {}) else value in (None, False, 0)
+        if not neutral:
+            bad.append(f"{key}={_short(value)}")
+    return bad
+
+
+def _short(value) -> str:
+    """A config value as the user wrote it: a serialized object by its class name."""
+    if isinstance(value, dict) and "class_name" in value:
+        return str(value.get("registered_name") or value["class_name"])
+    return repr(value)
+
+
+def _activation(value) -> str | None:
+    if not isinstance(value, str) or value not in ACTIVATIONS:
+        return None
+    return "silu" if value == "swish" else value
+
+
+def _last_axis(axis, rank: int) -> bool:
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    return len(axes) == 1 and axes[0] in (-1, rank - 1)
+
+
+def _norm_entry(layer, cls: str, config: dict, rank: int) -> tuple[dict, list[str]]:
+    kind = {"BatchNormalization": "bn", "LayerNormalization": "ln", "GroupNormalization": "gn"}[cls]
+    problems = [] if _last_axis(layer.axis, rank) else [f"axis={config['axis']!r} (only the last axis, -1)"]
+    features = int(layer.input.shape[-1])
+    entry = {"layer": kind, "name": layer.name, "features": features, "eps": float(layer.epsilon),
+             "center": bool(layer.center), "scale": bool(layer.scale), "trainable": bool(layer.trainable)}
+    if kind == "bn":
+        entry["momentum"] = TABLE["bn_momentum"].to_torch(float(layer.momentum))  # torch's convention
+    if kind == "gn":
+        entry["groups"] = int(layer.groups)  # Keras resolves groups=-1 (InstanceNorm) to the channel count
+    return entry, problems
+
+
+def layer_entry(layer) -> tuple[dict | None, list[str]]:
+    """The spec entry of one Keras layer, and what keeps it from being converted."""
+    cls = type(layer).__name__
+    if cls not in SUPPORTED or type(layer) is not getattr(keras.layers, cls):
+        return None, ["is not supported"]
+    config = layer.get_config()
+    problems = _options(cls, config)
+    policy = layer.dtype_policy.name
+    if policy != "float32":
+        problems.append(f"dtype policy {policy!r} (float32 only)")
+    rank = len(layer.input.shape)
+    if cls in ("Dense", "Activation"):
+        activation = _activation(config["activation"])
+        if activation is None:
+            problems.append(f"activation {config['activation']!r}")
+        if cls == "Activation":
+            return {"layer": "activation", "activation": activation}, problems
+        return {"layer": "dense", "name": layer.name, "units": int(layer.units),
+                "in_features": int(layer.kernel.shape[0]), "use_bias": bool(layer.use_bias),
+                "activation": activation, "trainable": bool(layer.trainable)}, problems
+    if cls == "ReLU":
+        return {"layer": "activation", "activation": "relu"}, problems
+    if cls == "Dropout":
+        return {"layer": "dropout", "rate": float(layer.rate)}, problems
+    if cls == "Flatten":
+        return {"layer": "flatten"}, problems
+    if cls == "Reshape":
+        return {"layer": "reshape", "shape": [int(d) for d in layer.output.shape[1:]]}, problems
+    if cls == "LSTM":
+        return {"layer": "lstm", "name": layer.name, "in_features": int(layer.input.shape[-1]),
+                "units": int(layer.units), "return_sequences": bool(layer.return_sequences),
+                "trainable": bool(layer.trainable)}, problems
+    entry, axis_problems = _norm_entry(layer, cls, config, rank)
+    return entry, problems + axis_problems
+
+
+def spec_from_model(model: keras.Model, source="the model") -> list[dict]:
+    """The layer spec of ``model``; a UsageError naming every unsupported layer or option."""
+    layers, problems = chain(model)
+    spec = []
+    if not problems:
+        shape = tuple(model.inputs[0].shape[1:])
+        if any(d is None for d in shape):
+            problems.append(f"the input shape {shape} has unknown sizes; give keras.Input a full shape")
+        if model.inputs[0].dtype != "float32":
+            problems.append(f"the input dtype is {model.inputs[0].dtype} (float32 only)")
+        spec.append({"layer": "input", "shape": [int(d or 0) for d in shape]})
+    for layer in layers:
+        entry, bad = layer_entry(layer)
+        if bad:
+            what = bad[0] if bad == ["is not supported"] else "options " + ", ".join(bad) + " are not supported"
+            problems.append(f"layer {layer.name!r} ({type(layer).__name__}) {what}")
+        elif entry is not None:
+            spec.append(entry)
+    if problems:
+        raise refuse(source, problems)
+    check_spec(spec)
+    return spec
+
+
+def dump_spec(spec: list[dict]) -> str:
+    """The spec as YAML (``yaml.safe_dump``: plain types only)."""
+    return yaml.safe_dump(spec, sort_keys=False)

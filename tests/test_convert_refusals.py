@@ -1,0 +1,137 @@
+"""What the converter refuses: unsupported layers and options, non-chain models, files that are
+not Keras models, bad --inputs; each with exit 2, ONE line, and nothing written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import parity  # noqa: F401  (torch side, then Keras side)
+import keras
+from keras import layers as L
+
+
+
+@pytest.fixture
+def convert(convert_script):
+    return convert_script
+
+
+def refused(convert, capsys, argv: list[str]) -> str:
+    assert convert.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+    return err
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class Doubler(L.Layer):
+    def call(self, x):
+        return 2 * x
+
+
+def save(model: keras.Model, tmp_path, name: str = "m.keras"):
+    path = tmp_path / name
+    model.save(path)
+    return str(path)
+
+
+def test_unsupported_layers_and_options_are_named_in_one_line(convert, capsys, tmp_path):
+    model = keras.Sequential([
+        keras.Input((28, 28)), L.Reshape((28, 28, 1)), L.Conv2D(2, 3, name="conv"), L.Flatten(),
+        L.Dense(8, kernel_regularizer="l2", name="reg"), L.BatchNormalization(renorm=True, name="renorm"),
+        L.Activation("elu", name="elu"), L.ReLU(max_value=6.0, name="relu6"), L.Dense(10, name="out"),
+    ])
+    out = tmp_path / "out"
+    err = refused(convert, capsys, ["keras-to-torch", save(model, tmp_path), "--out", str(out)])
+    assert "'conv' (Conv2D) is not supported" in err and "supported: InputLayer" in err
+    for piece in ("'reg'", "kernel_regularizer=", "'renorm'", "renorm=True", "activation 'elu'", "'relu6'", "max_value=6.0"):
+        assert piece in err, piece
+    assert not out.exists()
+
+
+def test_options_are_refused_after_loading(convert, capsys, tmp_path):
+    inputs = keras.Input((4, 6))
+    x = L.BatchNormalization(axis=1, name="axis1")(inputs)
+    x = L.LayerNormalization(rms_scaling=True, name="rms")(x)
+    x = L.LSTM(3, go_backwards=True, name="back")(x)
+    x = L.Dense(10, activation="elu", name="elu")(x)
+    err = refused(convert, capsys, ["keras-to-torch", save(keras.Model(inputs, x), tmp_path), "--out", str(tmp_path / "o")])
+    for piece in ("'axis1'", "axis=1", "'rms'", "rms_scaling=True", "'back'", "go_backwards=True", "'elu'", "activation 'elu'"):
+        assert piece in err, piece
+    assert not (tmp_path / "o").exists()
+
+
+def test_custom_layers_are_refused_without_running_them(convert, capsys, tmp_path):
+    model = keras.Sequential([keras.Input((4,)), Doubler(name="double"), L.Dense(2)])
+    err = refused(convert, capsys, ["keras-to-torch", save(model, tmp_path), "--out", str(tmp_path / "o")])
+    assert "'double' (tests>Doubler) is not supported" in err
+    lam = keras.Sequential([keras.Input((4,)), L.Lambda(lambda x: x + 1, name="plus"), L.Dense(2)])
+    err = refused(convert, capsys, ["keras-to-torch", save(lam, tmp_path, "lam.keras"), "--out", str(tmp_path / "o")])
+    assert "'plus' (Lambda) is not supported" in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("graph", ["branches", "shared", "two inputs", "called with training"])
+def test_non_chain_models_are_refused(convert, capsys, tmp_path, graph):
+    a = keras.Input((8,))
+    if graph == "branches":
+        model = keras.Model(a, L.Add()([L.Dense(4)(a), L.Dense(4)(a)]))
+        expected = "(Add) takes 2 inputs"
+    elif graph == "shared":
+        dense = L.Dense(8, name="shared")
+        model = keras.Model(a, dense(dense(a)))
+        expected = "'shared' is used more than once"
+    elif graph == "two inputs":
+        b = keras.Input((8,))
+        model = keras.Model([a, b], [L.Dense(2)(a), L.Dense(2)(b)])
+        expected = "2 inputs and 2 outputs"
+    else:
+        model = keras.Model(a, L.BatchNormalization(name="bn")(L.Dense(4)(a), training=False))
+        expected = "'bn' is called with training"
+    err = refused(convert, capsys, ["keras-to-torch", save(model, tmp_path), "--out", str(tmp_path / "o")])
+    assert expected in err
+
+
+@pytest.mark.parametrize("content", ["text", "zip", "npy", "missing"])
+def test_files_that_are_not_keras_models(convert, capsys, tmp_path, content):
+    path = tmp_path / "model.keras"
+    if content == "text":
+        path.write_text("not a model")
+    elif content == "zip":
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("readme.txt", "hello")
+    elif content == "npy":
+        path = tmp_path / "model.npy"
+        np.save(path, np.zeros(3))
+    err = refused(convert, capsys, ["keras-to-torch", str(path), "--out", str(tmp_path / "o")])
+    assert "Keras" in err or "does not exist" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_inputs_and_bad_checkpoints(convert, capsys, tmp_path):
+    model = save(keras.Sequential([keras.Input((5,)), L.Dense(3)]), tmp_path)
+    np.save(tmp_path / "wrong.npy", np.zeros((4, 6), "float32"))
+    err = refused(convert, capsys, ["keras-to-torch", model, "--out", str(tmp_path / "o"), "--inputs",
+                                    str(tmp_path / "wrong.npy"), "--no-keras-torch"])
+    assert "(4, 6)" in err and not (tmp_path / "o").exists()
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    refused(convert, capsys, ["keras-to-torch", model, "--out", str(tmp_path / "o"), "--inputs", str(tmp_path / "objects.npy")])
+    (tmp_path / "best.ckpt").write_text("nope")
+    assert "not a checkpoint" in refused(convert, capsys, ["torch-to-keras", str(tmp_path / "best.ckpt"), "--out",
+                                                            str(tmp_path / "x.keras")])
+    assert ".keras" in refused(convert, capsys, ["torch-to-keras", str(tmp_path / "best.ckpt"), "--out",
+                                                  str(tmp_path / "x.h5")])
+
+
+def test_train_refuses_a_net_that_is_not_for_fashion_mnist(convert, capsys, tmp_path, train_script):
+    model = save(keras.Sequential([keras.Input((5,)), L.Dense(3)]), tmp_path)
+    assert convert.main(["keras-to-torch", model, "--out", str(tmp_path / "net"), "--steps", "2", "--no-keras-torch"]) == 0
+    capsys.readouterr()
+    assert train_script.main(["--net", str(tmp_path / "net"), "--data", "synthetic", "--no-progress",
+                              "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --net") and "(5,)" in err and len(err.splitlines()) == 1
+    assert train_script.main(["--net", str(tmp_path / "nothing"), "--data", "synthetic", "--out", str(tmp_path / "r")]) == 2
+    assert "holds no spec.yaml" in capsys.readouterr().err
