@@ -200,4 +200,4 @@ def test_keras_model_from_spec_names_its_layers():
     spec = [{"layer": "input", "shape": [4]},
             {"layer": "dense", "name": "d", "units": 3, "in_features": 4, "use_bias": True, "activation": "relu"}]
     model = keras_model(spec)
-    assert model.get_layer("d").units == 3 and model.output.shape == (None, 3)
+    assert model.get_layer("d").units == 3 and model.outputs[0].shape == (None, 3)
