@@ -50,7 +50,7 @@ def test_all_writes_every_report(all_reports, name):
     report = (folder / "report.md").read_text()
     assert report.startswith("# ") and "|---|" in report
     results = json.loads((folder / "results.json").read_text())
-    assert results["runs"] and all(run["epochs"] for run in results["runs"])
+    assert results["runs"] and all(run["epochs"] or run.get("diverged") for run in results["runs"])
     for png in ("val_loss.png", "val_acc.png"):
         assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png})" in report
@@ -63,6 +63,16 @@ def test_all_writes_index_and_ex4_batch_plot(all_reports):
     assert all(f"[{name}]({name}/report.md)" in index for name in NAMES)
     assert (out / "ex4" / "val_acc_vs_batch.png").stat().st_size > 1000
     assert "wall time:" in printed
+
+
+def test_landscape_writes_the_papers_figure_and_its_claims(all_reports):
+    _, out, _ = all_reports
+    folder = out / "landscape"
+    assert (folder / "landscape.png").stat().st_size > 1000 and "](landscape.png)" in (folder / "report.md").read_text()
+    results = json.loads((folder / "results.json").read_text())
+    assert len(results["runs"]) == 8  # 2 norms x 2 rates x 2 seeds
+    assert all(run["landscape"] and run["landscape"][0]["step"] == 0 for run in results["runs"])
+    assert [c["verdict"] in ("supported", "contradicted", "inconclusive") for c in results["claims"]] == [True] * 7
 
 
 def test_homework_batch1_and_ex3_ln_facts_hold_on_synthetic(all_reports):

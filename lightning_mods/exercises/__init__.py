@@ -1,11 +1,11 @@
 """The lesson's exercises and homework as reproducible experiments with reports.
 
-Each ``exN``/``homework`` module has ``plan(settings) -> list[RunSpec]`` (the training runs,
+Each ``exN``/``homework``/``landscape`` module has ``plan(settings) -> list[RunSpec]`` (the training runs,
 variants x seeds) and ``analyse(fits, settings) -> Report`` (tables, plots, a paragraph
 written from the measured numbers). ``runner.run_experiment`` ties them together.
 """
 
-NAMES = ("ex1", "ex2", "ex3", "ex4", "ex5", "homework")
+NAMES = ("ex1", "ex2", "ex3", "ex4", "ex5", "homework", "landscape")
 
 
 def run_experiments(names, runner, out_root):

@@ -30,7 +30,9 @@ from lightning_mods.config import TrainConfig
 from lightning_mods.data import AUTO_STEPS_PER_EXECUTION
 from lightning_mods.errors import UsageError
 from lightning_mods.exercises.pool import PoolSettings, imap_unordered
+from lightning_mods.guards import FiniteLossCheck, NonFiniteLoss
 from lightning_mods.history import EpochHistory, ValCurve
+from lightning_mods.landscape import LandscapeProbe
 from lightning_mods.module import NormClassifier
 from lightning_mods.training import prepare, make_trainer
 
@@ -82,6 +84,8 @@ class RunSpec:
     train_steps: int | None = None  # optimizer steps per epoch, a random subset of the epoch (None: the whole epoch)
     stop_below: float | None = None  # stop once val/loss is below this (the tests' bound on work)
     checks_per_epoch: int = 1  # validations per epoch (10: time to a target at 0.1-epoch resolution)
+    probe_every: int | None = None  # the loss-landscape probe every this many optimizer steps (None: no probe)
+    stop_at_nan: bool = False  # stop at the first non-finite training loss and return the run as diverged
 
     def __post_init__(self) -> None:
         if self.train_steps is not None and self.checks_per_epoch > 1:
@@ -103,7 +107,8 @@ class RunSpec:
 
     def key(self) -> str:
         return json.dumps({**self.config.to_dict(), "progress": None, "train_steps": self.train_steps,
-                           "stop_below": self.stop_below, "checks_per_epoch": self.checks_per_epoch}, sort_keys=True)
+                           "stop_below": self.stop_below, "checks_per_epoch": self.checks_per_epoch,
+                           "probe_every": self.probe_every, "stop_at_nan": self.stop_at_nan}, sort_keys=True)
 
     def cost(self) -> float:
         """A rough relative training cost (the pool starts the longest runs first)."""
@@ -131,6 +136,8 @@ class Fit:
     step_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the whole fit, validation included
     checks: list[dict] = field(default_factory=list)  # every validation (ValCurve rows), also within epochs
+    landscape: list[dict] = field(default_factory=list)  # LandscapeProbe rows (RunSpec.probe_every)
+    diverged: str | None = None  # why a stop_at_nan run stopped early (None: it trained to the end)
 
     @property
     def variant(self) -> str:
@@ -166,27 +173,38 @@ def train(spec: RunSpec) -> dict:
     curve = ValCurve(history, spec.train_steps or steps_per_epoch(config))
     steps = _Steps()
     callbacks = [history, curve, steps]
+    probe = LandscapeProbe(spec.probe_every) if spec.probe_every else None
+    if probe is not None:
+        callbacks.append(probe)
     if spec.stop_below is not None:
         callbacks.append(EarlyStopping("val/loss", mode="min", stopping_threshold=spec.stop_below,
                                        patience=config.epochs * spec.checks_per_epoch, check_on_train_epoch_end=False))
     start = time.perf_counter()
+    diverged = None
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        if spec.stop_at_nan:  # after _Steps, which keeps the bad batch's losses
+            callbacks.append(FiniteLossCheck(Path(tmp) / "none.ckpt", every_step=True))
         warnings.filterwarnings("ignore", message=".*(num_workers|logging interval|does not have many workers|LeafSpec).*")
         checks = dict(val_check_interval=1) if spec.checks_per_epoch > 1 else {}
         trainer = make_trainer(config, Path(tmp), history, callbacks=callbacks, logger=False,
                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                                limit_train_batches=spec.lightning_batches() or 1.0, **checks)
-        trainer.fit(model, datamodule=datamodule)
+        try:
+            trainer.fit(model, datamodule=datamodule)
+        except NonFiniteLoss as err:  # only stop_at_nan runs have the check
+            diverged = str(err).split(";")[0]  # where it happened; the rest is advice for scripts/train.py
     state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
     return {"history": history.rows, "checks": curve.rows, "step_losses": steps.losses,
-            "seconds": time.perf_counter() - start, "state": state}
+            "seconds": time.perf_counter() - start, "state": state, "landscape": probe.rows if probe else [],
+            "diverged": diverged}
 
 
 def _fit_of(spec: RunSpec, result: dict) -> Fit:
     config = spec.config
     model = NormClassifier(config.net_config(), optimizer=config.optimizer, lr=config.lr)
     model.load_state_dict(result["state"])
-    return Fit(spec, model.eval(), result["history"], result["step_losses"], result["seconds"], result["checks"])
+    return Fit(spec, model.eval(), result["history"], result["step_losses"], result["seconds"], result["checks"],
+               result["landscape"], result["diverged"])
 
 
 class Runner:
