@@ -27,6 +27,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
 
 from lightning_mods.config import TrainConfig
+from lightning_mods.data import AUTO_STEPS_PER_EXECUTION
 from lightning_mods.errors import UsageError
 from lightning_mods.exercises.pool import PoolSettings, imap_unordered
 from lightning_mods.history import EpochHistory, ValCurve
@@ -78,7 +79,7 @@ class RunSpec:
 
     variant: str
     config: TrainConfig
-    train_batches: int | None = None  # Trainer limit_train_batches (None: the whole epoch)
+    train_batches: int | None = None  # minibatches (optimizer steps) per epoch (None: the whole epoch)
     stop_below: float | None = None  # stop once val/loss is below this (the tests' bound on work)
     checks_per_epoch: int = 1  # validations per epoch (10: time to a target at 0.1-epoch resolution)
 
@@ -88,6 +89,16 @@ class RunSpec:
             # (the same minibatches, order and weights for any grouping: see the DataModule).
             group = math.ceil(steps_per_epoch(self.config) / self.checks_per_epoch)
             self.config = replace(self.config, steps_per_execution=group)
+        elif self.train_batches is not None and self.config.steps_per_execution is None:
+            # The Trainer's limit_train_batches counts ITS batches, each of steps_per_execution minibatches:
+            # group the minibatches by a divisor of the bound, so that exactly train_batches steps run.
+            self.config = replace(self.config, steps_per_execution=math.gcd(self.train_batches, AUTO_STEPS_PER_EXECUTION))
+
+    def trainer_batches(self) -> int | float:
+        """The Trainer's ``limit_train_batches`` for ``train_batches`` minibatches (1.0: the whole epoch)."""
+        if self.train_batches is None:
+            return 1.0
+        return math.ceil(self.train_batches / (self.config.steps_per_execution or AUTO_STEPS_PER_EXECUTION))
 
     def key(self) -> str:
         return json.dumps({**self.config.to_dict(), "progress": None, "train_batches": self.train_batches,
@@ -163,7 +174,7 @@ def train(spec: RunSpec) -> dict:
         checks = dict(val_check_interval=1) if spec.checks_per_epoch > 1 else {}
         trainer = make_trainer(config, Path(tmp), history, callbacks=callbacks, logger=False,
                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                               limit_train_batches=spec.train_batches or 1.0, **checks)
+                               limit_train_batches=spec.trainer_batches(), **checks)
         trainer.fit(model, datamodule=datamodule)
     state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
     return {"history": history.rows, "checks": curve.rows, "step_losses": steps.losses,
