@@ -42,9 +42,10 @@ proyecto y muestra lo que midió.
 
 **Cómo se ejecuta.** Con los valores por defecto (celda de parámetros) entrena en Fashion-MNIST real
 con **menos semillas y épocas que los informes del proyecto** (`reports/`, 5 semillas y 6 épocas en
-los MLP), para que todo termine en unos 10-15 minutos en una máquina de 2 núcleos; la última sección
-(**Tiempo**) muestra cuánto tardó la ejecución guardada. Con `DATOS = "sintetico"` y valores chicos
-corre en menos de 3 minutos (así lo ejecutan los tests). Para reejecutarlo:
+los MLP), elegidos para que todo termine en unos 10-15 minutos en una máquina de 2 núcleos libre
+(estimación hecha con los segundos por época de `reports/`); la sección **Tiempo**, al final, da el tiempo
+medido de la ejecución guardada y con qué datos se hizo. Con `DATOS = "sintetico"` y valores chicos
+(los de los tests) entrena en segundos cada ejercicio. Para reejecutarlo:
 
 ```bash
 make notebook                          # reejecuta este cuaderno con datos reales, en su lugar
