@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NOTEBOOK := notebooks/clase_110_normalizacion.ipynb
 # Tested pins; the project itself admits a range (pyproject.toml).
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: train test data install bench parity experiments clean
+.PHONY: train test data install bench parity experiments notebook clean
 
 train: $(STAMP) data
 	$(BIN)/python scripts/train.py --norm bn --overwrite
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray,notebook]"
 	touch $(STAMP)
 
 data:
@@ -31,6 +32,10 @@ experiments: $(STAMP) data
 
 parity: $(STAMP)
 	$(BIN)/python scripts/parity.py
+
+# Re-execute the lesson's notebook on the real data, in place (papermill; nothing is opened).
+notebook: $(STAMP) data
+	$(BIN)/papermill $(NOTEBOOK) $(NOTEBOOK) --cwd notebooks --kernel python3 --no-progress-bar
 
 bench: $(STAMP) data
 	$(BIN)/python scripts/bench.py

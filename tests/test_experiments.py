@@ -185,3 +185,18 @@ def test_ray_executor_gives_the_local_results(serial_outcome):
         assert _outcome(Runner(settings).run_all(_tiny_specs(settings), "ray")) == serial_outcome
     finally:
         ray.shutdown()
+
+
+def test_ex4_runs_train_the_same_images_per_epoch_at_every_batch_size():
+    """``RunSpec.train_batches`` bounds optimizer steps, although a Trainer batch groups several."""
+    from lightning_mods.exercises import ex4
+    from lightning_mods.exercises.runner import train
+
+    settings = Settings(seeds=2, epochs=1, data="synthetic", progress=False, images_per_epoch=128,
+                        pool=PoolSettings(workers=1))
+    specs = [spec for spec in ex4.plan(settings) if spec.config.norm == "ln" and spec.config.seed == 0]
+    assert [spec.config.batch_size for spec in specs] == list(ex4.BATCH_SIZES)
+    for spec in specs:
+        spec.config.hidden = [32, 16]
+        steps = len(train(spec)["step_losses"])
+        assert steps * spec.config.batch_size == 128, (spec.variant, steps)
