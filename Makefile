@@ -34,8 +34,9 @@ parity: $(STAMP)
 	$(BIN)/python scripts/parity.py
 
 # Re-execute the lesson's notebook on the real data, in place (papermill; nothing is opened).
+# -p DATOS real replaces a previous run's injected parameters (e.g. the tests' synthetic ones); the rest are the notebook's defaults.
 notebook: $(STAMP) data
-	$(BIN)/papermill $(NOTEBOOK) $(NOTEBOOK) --cwd notebooks --kernel python3 --no-progress-bar
+	$(BIN)/papermill $(NOTEBOOK) $(NOTEBOOK) -p DATOS real --cwd notebooks --kernel python3 --no-progress-bar
 
 bench: $(STAMP) data
 	$(BIN)/python scripts/bench.py
