@@ -116,3 +116,10 @@ def test_a_target_never_reached_is_censored_at_the_runs_end():
     checks = [{"epoch": k / 10, "step": k, "seconds": k, "val/loss": 0.9} for k in range(1, 11)]
     t = time_to(_fit(checks), "val/loss", 0.4)
     assert t["reached"] is False and t["epochs"] == pytest.approx(1.1)  # a lower bound: length + one check
+
+
+def test_a_pipe_inside_a_table_cell_stays_in_its_cell():
+    from lightning_mods.exercises.report import markdown_table
+
+    row = markdown_table(["effect", "verdict"], [["upper edge of ||g' - g||", "supported"]]).splitlines()[-1]
+    assert row.replace("\\|", "").count("|") == 3  # the row's own separators only
