@@ -77,6 +77,7 @@ def test_committed_notebook_is_executed_without_errors_or_paths():
     texts = output_texts(nb)
     joined = "\n".join(texts)
     assert "Esta ejecución:" in joined  # the measured time of the saved run
+    assert "(datos real," in joined, "the saved run is a real-data run (make notebook)"
     metadata = json.dumps(nb["metadata"])
     assert not MACHINE_PATH.search(metadata), "machine paths in the notebook's metadata"
     found = sorted({m.group(0) for t in texts for m in MACHINE_PATH.finditer(t)})
