@@ -11,10 +11,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from lightning_mods.errors import UsageError
+from lightning_mods.files import write_atomically
 
 FILE_MD5 = {  # md5 of the decompressed files
     "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -81,24 +81,9 @@ def stage(folder: Path, root: Path) -> Path | None:
         if target.is_file() and hashlib.md5(target.read_bytes()).hexdigest() == FILE_MD5[name]:
             continue
         raw.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, content)
+        # atomic, through a temporary file of this process's own: workers staging at once each rename a whole copy
+        write_atomically(target, lambda handle: handle.write(content))
     return root
-
-
-def _write_atomically(target: Path, content: bytes) -> None:
-    """Write ``target`` through a temporary file of its own in the same folder, then rename it over.
-
-    An interrupted copy never looks complete, and processes staging at the same moment (the
-    experiments' workers on a fresh machine) each rename their own whole copy: the last one wins.
-    """
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
 
 
 def find_dataset(data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:

@@ -127,12 +127,14 @@ def test_staging_at_the_same_moment_in_two_places_succeeds(tmp_path, monkeypatch
     import lightning_mods.fashion_files as files
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    real_replace, nested = files.os.replace, []
+    real_replace, real_getpid, nested = files.os.replace, files.os.getpid, []
 
     def replace_after_another_stager(source, target):
         if not nested:
             nested.append(None)
-            nested[0] = find_dataset(DEBIAN_DIR, download=False)  # the "other process", start to end
+            with monkeypatch.context() as other:  # the "other process" (its own pid), start to end
+                other.setattr(files.os, "getpid", lambda: real_getpid() + 1)
+                nested[0] = find_dataset(DEBIAN_DIR, download=False)
         real_replace(source, target)
 
     monkeypatch.setattr(files.os, "replace", replace_after_another_stager)
