@@ -42,10 +42,13 @@ def build_mlp(
     kernel_initializer: str = "he_normal",
     num_classes: int = NUM_CLASSES,
     dtype: str = "float32",
+    dropout: float = 0.0,
+    norm_logits: bool = False,
 ) -> keras.Model:
     """Flatten -> per hidden layer Dense -> norm -> act (``pre``) or Dense -> act -> norm
-    (``post``) -> Dense(num_classes) logits. No norm after the last layer; Dense has no bias
-    when a norm follows it directly (``pre``: the norm's beta replaces it). ``dtype``: of every
+    (``post``), then Dropout(``dropout``) when it is > 0 -> Dense(num_classes) logits, then the
+    norm on the logits when ``norm_logits``. Dense has no bias when a norm follows it directly
+    (``pre``: the norm's beta replaces it). ``dtype``: of every
     weight and computation (``"float64"`` for trajectories free of float32 rounding).
 
     >>> build_mlp(hidden_units=[32, 16], norm="ln").output.shape
@@ -55,7 +58,11 @@ def build_mlp(
         raise ValueError(f"unknown placement {placement!r}; choose pre or post")
     if not hidden_units or any(h < 1 for h in hidden_units):
         raise ValueError(f"hidden_units {list(hidden_units)} must be one or more positive widths")
-    if norm == "gn" and any(width % groups for width in hidden_units):
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout {dropout} must be a rate in [0, 1)")
+    if norm_logits and norm == "none":
+        raise ValueError("norm_logits needs a norm (bn, ln or gn) to put on the logits")
+    if norm == "gn" and any(width % groups for width in [*hidden_units, *([num_classes] if norm_logits else [])]):
         raise ValueError(f"groups={groups} must divide every hidden width {list(hidden_units)}")
     inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE), name="image", dtype=dtype)
     x = layers.Flatten(name="flatten", dtype=dtype)(inputs)  # (B, 784), row-major like torch's Flatten
@@ -69,7 +76,12 @@ def build_mlp(
         for layer in block:
             if layer is not None:
                 x = layer(x)
-    logits = layers.Dense(num_classes, kernel_initializer=kernel_initializer, name="logits", dtype=dtype)(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}", dtype=dtype)(x)
+    logits = layers.Dense(num_classes, use_bias=not norm_logits, kernel_initializer=kernel_initializer, name="logits",
+                          dtype=dtype)(x)
+    if norm_logits:
+        logits = make_norm_layer(norm, groups, bn_momentum, epsilon, name="norm_logits", dtype=dtype)(logits)
     return keras.Model(inputs, logits, name=f"mlp_{norm}_{placement}_{activation}")
 
 

@@ -5,6 +5,7 @@ Both take ``(B, 28, 28)`` images (or ``(B, 1, 28, 28)``) and return ``(B, 10)`` 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -34,6 +35,8 @@ class NetConfig:
     bn_momentum: float = KERAS_BN_MOMENTUM
     eps: float = KERAS_EPS
     bn_variance: str = "unbiased"
+    dropout: float = 0.0  # MLP: Dropout(rate) at the end of every hidden block (0: no layer)
+    norm_logits: bool = False  # MLP: the net's norm also on the 10 logits (the lesson's "BN before the softmax")
     net_dir: str | None = None  # a converted net (spec.yaml + weights.pt); then the fields above are unused
 
     def norm_kwargs(self) -> dict:
@@ -42,7 +45,8 @@ class NetConfig:
 
 class MLP(nn.Module):
     """Flatten -> [Linear -> norm -> act] (pre) or [Linear -> act -> norm] (post) per hidden
-    layer -> Linear(10). No norm after the last layer; Linear bias off when a norm follows it.
+    layer, each followed by Dropout when ``dropout`` > 0 -> Linear(10), and the norm on the
+    logits when ``norm_logits``. Linear bias off when a norm follows it.
 
     >>> MLP(hidden=[32, 16], norm="ln")(torch.zeros(4, 28, 28)).shape
     torch.Size([4, 10])
@@ -56,9 +60,15 @@ class MLP(nn.Module):
         activation: str = "relu",
         num_classes: int = NUM_CLASSES,
         in_features: int = IMAGE_SIDE * IMAGE_SIDE,
+        dropout: float = 0.0,
+        norm_logits: bool = False,
         **norm_kwargs,
     ) -> None:
         super().__init__()
+        if not (math.isfinite(dropout) and 0 <= dropout < 1):
+            raise UsageError(f"--dropout {dropout} must be a rate in [0, 1), e.g. 0.2 (0: no dropout)")
+        if norm_logits and norm == "none":
+            raise UsageError("--norm-logits puts the net's norm on the logits: it needs --norm bn, ln or gn")
         if placement not in ("pre", "post"):
             raise UsageError(f"unknown placement {placement!r}; choose pre or post")
         if not hidden or any(h < 1 for h in hidden):
@@ -74,8 +84,14 @@ class MLP(nn.Module):
             if placement == "post":
                 block = [linear, block[2], block[1]]
             layers += [m for m in block if not isinstance(m, nn.Identity)]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
             width_in = width
-        layers.append(nn.Linear(width_in, num_classes))
+        layers.append(nn.Linear(width_in, num_classes, bias=not norm_logits))
+        if norm_logits:
+            if norm == "gn":
+                check_groups(norm_kwargs.get("groups", 32), num_classes, "the logits (--norm-logits)")
+            layers.append(make_norm(norm, num_classes, **norm_kwargs))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -155,8 +171,11 @@ def build_net(config: NetConfig) -> nn.Module:
     if config.arch not in ARCHS:
         raise UsageError(f"unknown arch {config.arch!r}; choose one of {', '.join(ARCHS)}")
     if config.arch == "mlp":
-        net = MLP(config.hidden, config.norm, config.placement, config.activation, **config.norm_kwargs())
+        net = MLP(config.hidden, config.norm, config.placement, config.activation, dropout=config.dropout,
+                  norm_logits=config.norm_logits, **config.norm_kwargs())
     else:
+        if config.dropout or config.norm_logits:
+            raise UsageError("--dropout and --norm-logits apply to the MLP only (--arch mlp)")
         net = LSTMClassifier(config.lstm_units, config.norm, **config.norm_kwargs())
     init_weights(net, config.init)
     return net

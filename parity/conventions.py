@@ -91,6 +91,8 @@ class NetSpec:
     bn_momentum: float = TABLE["bn_momentum"].keras_default
     epsilon: float = TABLE["bn_epsilon"].keras_default
     kernel_initializer: str = "he_normal"
+    dropout: float = 0.0  # MLP: Dropout(rate) at the end of every hidden block (the same in both frameworks)
+    norm_logits: bool = False  # MLP: the norm also on the logits
 
     def keras_kwargs(self) -> dict:
         """Keyword arguments for ``keras_ref.build_mlp`` / ``build_lstm``."""
@@ -98,7 +100,8 @@ class NetSpec:
         if self.arch == "lstm":
             return dict(units=self.lstm_units, **common)
         return dict(hidden_units=list(self.hidden_units), placement=self.placement, activation=self.activation,
-                    kernel_initializer=self.kernel_initializer, **common)
+                    kernel_initializer=self.kernel_initializer, dropout=self.dropout, norm_logits=self.norm_logits,
+                    **common)
 
 
 def matched_pair(spec: NetSpec) -> tuple[NetConfig, dict]:
@@ -110,6 +113,7 @@ def matched_pair(spec: NetSpec) -> tuple[NetConfig, dict]:
         bn_momentum=TABLE["bn_momentum"].to_torch(spec.bn_momentum),
         eps=TABLE[f"{spec.norm}_epsilon" if spec.norm != "none" else "bn_epsilon"].to_torch(spec.epsilon),
         bn_variance=TABLE["bn_variance"].keras_default,  # Keras's rule, via KerasBatchNorm1d
+        dropout=spec.dropout, norm_logits=spec.norm_logits,
     )
     return config, spec.keras_kwargs()
 

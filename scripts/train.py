@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--bn-momentum", type=float, default=d.bn_momentum, help="torch momentum = 1 - Keras momentum; default %(default)s = Keras's 0.99")
     net.add_argument("--eps", type=float, default=d.eps, help="epsilon of every norm; default %(default)s = Keras's (torch's is 1e-5)")
     net.add_argument("--net", dest="net_dir", metavar="DIR", default=d.net_dir, help="train a converted Keras model (the DIR scripts/convert.py keras-to-torch wrote; 28x28 in, 10 out) instead of the flags above")
+    net.add_argument("--dropout", type=float, default=d.dropout, metavar="RATE", help="MLP: Dropout at the end of every hidden block (default %(default)s: none)")
+    net.add_argument("--norm-logits", action="store_true", help="MLP: the net's norm also on the 10 logits, before the softmax (the lesson's common error)")
     net.add_argument("--bn-variance", choices=BN_VARIANCES, default=d.bn_variance, help="running variance updated with the unbiased (torch) or biased (Keras) batch variance (default %(default)s)")
     train = p.add_argument_group("training")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="default %(default)s")

@@ -16,6 +16,13 @@ from lightning_mods.nets import build_net
 SPECS = [NetSpec(norm=n, placement=p, hidden_units=[32, 16], groups=8) for n, p in
          [("bn", "pre"), ("ln", "post"), ("gn", "pre"), ("none", "pre")]]
 SPECS += [NetSpec(arch="lstm", norm=n, lstm_units=16, groups=4) for n in ("bn", "gn", "ln")]
+# --dropout and --norm-logits: Dropout carries no weights; the norm on the logits pairs like any other
+SPECS += [NetSpec(norm=n, placement=p, hidden_units=[32, 16], groups=2, dropout=0.3, norm_logits=True)
+          for n, p in [("bn", "pre"), ("ln", "post"), ("gn", "pre")]]
+
+
+def spec_id(spec) -> str:
+    return f"{spec.arch}-{spec.norm}-{spec.placement}" + ("-dropout-normlogits" if spec.norm_logits else "")
 
 
 def randomize_torch(net):
@@ -35,7 +42,7 @@ def assert_bitwise(a: dict, b: dict):
         assert np.array_equal(a[key], b[key]), key
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.arch}-{s.norm}-{s.placement}")
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_keras_torch_keras_is_bitwise(spec):
     config, kwargs = matched_pair(spec)
     source = build_keras(config, kwargs)
@@ -47,7 +54,7 @@ def test_keras_torch_keras_is_bitwise(spec):
     assert_bitwise(named_arrays(net, source)[1], named_arrays(net, back)[1])
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.arch}-{s.norm}-{s.placement}")
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_torch_keras_torch_is_bitwise(spec):
     config, kwargs = matched_pair(spec)
     net = build_net(config)
@@ -88,7 +95,7 @@ def test_layouts_are_transposed_and_gates_keep_their_order():
     assert np.array_equal(cell.bias.numpy()[8:16], np.ones(8, "float32"))
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.arch}-{s.norm}-{s.placement}")
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_a_transferred_pair_computes_the_same_logits(spec):
     config, kwargs = matched_pair(spec)
     net = build_net(config)

@@ -22,7 +22,8 @@ def test_fit_writes_every_artifact(train_script, tiny_args, tmp_path, capsys):
 
 @pytest.mark.parametrize("extra", [["--norm", "ln", "--placement", "post", "--activation", "gelu"],
                                    ["--norm", "gn", "--groups", "8", "--optimizer", "adam"],
-                                   ["--arch", "lstm", "--norm", "ln", "--lstm-units", "8"]])
+                                   ["--arch", "lstm", "--norm", "ln", "--lstm-units", "8"],
+                                   ["--dropout", "0.2", "--norm-logits"]])
 def test_other_configurations_train(train_script, tiny_args, extra):
     assert train_script.main(tiny_args + extra) == 0
 
@@ -52,6 +53,11 @@ def test_other_configurations_train(train_script, tiny_args, extra):
     (["--devices", "two"], "--devices 'two' must be auto"),
     (["--devices", "-1"], "--accelerator cpu --devices -1 --strategy auto --num-nodes 1 cannot run here"),
     (["--strategy", "dp"], "unknown --strategy 'dp' (did you mean ddp?)"),
+    (["--dropout", "1.0"], "--dropout 1.0 must be a rate in [0, 1)"),
+    (["--dropout", "nan"], "--dropout nan must be a rate in [0, 1)"),
+    (["--norm", "none", "--norm-logits"], "--norm-logits puts the net's norm on the logits: it needs --norm bn"),
+    (["--arch", "lstm", "--dropout", "0.2"], "--dropout and --norm-logits apply to the MLP only"),
+    (["--norm", "gn", "--groups", "4", "--norm-logits"], "--groups 4 does not divide"),
 ])
 def test_bad_input_is_one_line_and_exit_2(train_script, tiny_args, extra, message, capsys, tmp_path):
     assert train_script.main(tiny_args + extra) == 2
