@@ -51,7 +51,9 @@ def test_all_writes_every_report(all_reports, name):
     assert report.startswith("# ") and "|---|" in report
     results = json.loads((folder / "results.json").read_text())
     assert results["runs"] and all(run["epochs"] or run.get("diverged") for run in results["runs"])
-    for png in ("val_loss.png", "val_acc.png"):
+    figures = sorted(p.name for p in folder.glob("*.png"))
+    assert figures and (name == "lr_sweep" or {"val_loss.png", "val_acc.png"} <= set(figures))
+    for png in figures:
         assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png})" in report
     assert f"{name}/report.md" in printed
@@ -63,6 +65,25 @@ def test_all_writes_index_and_ex4_batch_plot(all_reports):
     assert all(f"[{name}]({name}/report.md)" in index for name in NAMES)
     assert (out / "ex4" / "val_acc_vs_batch.png").stat().st_size > 1000
     assert "wall time:" in printed
+
+
+def test_all_writes_the_claims_ledger_and_every_cited_claim_is_found(all_reports):
+    _, out, _ = all_reports
+    ledger = json.loads((out / "claims.json").read_text())
+    assert [row["id"] for row in ledger["claims"]] == list(range(1, 29))
+    unresolved = [part["source"] for row in ledger["claims"] for part in row["parts"] if part.get("not_measured")]
+    assert all(source.startswith(("facts:cpu_cost", "facts:gpu_cost")) for source in unresolved), unresolved
+    assert "[claims](claims.md)" in (out / "report.md").read_text()
+    assert "| 28 |" in (out / "claims.md").read_text()
+
+
+def test_claims_alone_rebuilds_the_ledger_from_the_reports(experiment, all_reports, capsys):
+    _, out, _ = all_reports
+    before = json.loads((out / "claims.json").read_text())
+    assert experiment.main(["claims", "--data", "synthetic", "--seeds", "2", "--out", str(out), "--no-progress"]) == 0
+    assert "ledger: " in capsys.readouterr().out
+    after = json.loads((out / "claims.json").read_text())
+    assert [r["verdict"] for r in after["claims"]] == [r["verdict"] for r in before["claims"]]
 
 
 def test_landscape_writes_the_papers_figure_and_its_claims(all_reports):

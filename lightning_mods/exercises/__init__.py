@@ -1,11 +1,13 @@
 """The lesson's exercises and homework as reproducible experiments with reports.
 
-Each ``exN``/``homework``/``landscape`` module has ``plan(settings) -> list[RunSpec]`` (the training runs,
+Each ``exN``/``homework`` module, and each experiment the claims ledger needs (``landscape``,
+``lr_sweep``, ``regularization``, ``batch_one``, ``stale_stats``), has ``plan(settings) -> list[RunSpec]`` (the training runs,
 variants x seeds) and ``analyse(fits, settings) -> Report`` (tables, plots, a paragraph
 written from the measured numbers). ``runner.run_experiment`` ties them together.
 """
 
-NAMES = ("ex1", "ex2", "ex3", "ex4", "ex5", "homework", "landscape")
+NAMES = ("ex1", "ex2", "ex3", "ex4", "ex5", "homework", "landscape", "lr_sweep", "regularization", "batch_one",
+         "stale_stats")
 
 
 def run_experiments(names, runner, out_root):

@@ -1,6 +1,7 @@
-"""Exercise 2: BatchNorm before vs after the activation, for ReLU and for GELU (2 x 2).
+"""Exercise 2: BatchNorm before vs after the activation, for ReLU, GELU and SiLU (Swish) (2 x 3).
 
-The lesson claims "before" wins with ReLU and "after" with GELU/Swish; each is a paired
+The lesson claims "before" wins with ReLU and "after" with GELU/Swish (SiLU is Swish with beta 1,
+Keras's "silu"/"swish"); each is a paired
 difference of final val accuracy over seeds with its 95% CI, judged by the rule in ``stats``.
 """
 
@@ -13,10 +14,11 @@ from lightning_mods.exercises.runner import MLP_EPOCHS, RunSpec, Settings, by_va
 from lightning_mods.exercises.stats import Claim, paired_ci
 from lightning_mods.history import epochs_to
 
-ACTIVATIONS = ("relu", "gelu")
+ACTIVATIONS = ("relu", "gelu", "silu")
+NAMES = {"relu": "ReLU", "gelu": "GELU", "silu": "SiLU (Swish)"}
 PLACEMENTS = ("pre", "post")
 WORDS = {"pre": "before", "post": "after"}
-CLAIMED = {"relu": "pre", "gelu": "post"}  # the lesson: before wins with ReLU, after with GELU/Swish
+CLAIMED = {"relu": "pre", "gelu": "post", "silu": "post"}  # the lesson: before wins with ReLU, after with GELU/Swish
 
 
 def variant(placement: str, activation: str) -> str:
@@ -36,10 +38,10 @@ def claims(summary: dict) -> list[Claim]:
     for a in ACTIVATIONS:
         win = CLAIMED[a]
         lose = "post" if win == "pre" else "pre"
-        out.append(Claim(f"BN {WORDS[win]} the activation beats {WORDS[lose]} with {a.upper()}",
+        out.append(Claim(f"BN {WORDS[win]} the activation beats {WORDS[lose]} with {NAMES[a]}",
                          f"final val acc, {WORDS[win]} - {WORDS[lose]}",
                          paired_ci(summary[variant(win, a)]["final_val_acc"], summary[variant(lose, a)]["final_val_acc"]),
-                         ">", 0.0))
+                         ">", 0.0, key=f"{a}_{WORDS[win]}"))
     return out
 
 

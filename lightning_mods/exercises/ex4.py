@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 
 from lightning_mods.exercises.probes import mode_accuracies
 from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
-                                             mean, spread, standard_figures)
+                                             mean, mean_band, spread, standard_figures)
 from lightning_mods.exercises.runner import RunSpec, Settings, by_variant, split
 from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci
 
@@ -53,17 +53,21 @@ def claims(measured: dict) -> list[Claim]:
 
     small = BATCH_SIZES[0]
     out = [Claim(f"BN is unstable at batch {FOCUS}: its loss varies more than LN's", f"loss std (last steps), BN - LN",
-                 paired_ci(values("bn", FOCUS, "loss_std_last"), values("ln", FOCUS, "loss_std_last")), ">", 0.0)]
+                 paired_ci(values("bn", FOCUS, "loss_std_last"), values("ln", FOCUS, "loss_std_last")), ">", 0.0,
+                 key=f"bn_unstable_{FOCUS}")]
     out += [Claim(f"{n.upper()} does better than BN at batch {FOCUS}", f"val acc, {n.upper()} - BN",
-                  paired_ci(values(n, FOCUS, "val_acc"), values("bn", FOCUS, "val_acc")), ">", 0.0) for n in ("ln", "gn")]
+                  paired_ci(values(n, FOCUS, "val_acc"), values("bn", FOCUS, "val_acc")), ">", 0.0,
+                  key=f"{n}_beats_bn_{FOCUS}") for n in ("ln", "gn")]
     out.append(Claim(f"GN is far above BN at batch {small} (Wu & He)", f"val acc, GN - BN at batch {small}",
-                     paired_ci(values("gn", small, "val_acc"), values("bn", small, "val_acc")), ">", 0.0))
+                     paired_ci(values("gn", small, "val_acc"), values("bn", small, "val_acc")), ">", 0.0,
+                     key=f"gn_far_above_bn_{small}"))
     spread_gn = [max(vs) - min(vs) for vs in zip(*(values("gn", b, "val_acc") for b in BATCH_SIZES))]
     spread_bn = [max(vs) - min(vs) for vs in zip(*(values("bn", b, "val_acc") for b in BATCH_SIZES))]
     out.append(Claim("GN's accuracy varies less across batch sizes than BN's", "range of val acc over batch sizes, GN - BN",
-                     paired_ci(spread_gn, spread_bn), "<", 0.0))
+                     paired_ci(spread_gn, spread_bn), "<", 0.0, key="gn_less_sensitive"))
     out.append(Claim(f"BN's running averages lag at batch {BATCH_SIZES[-1]} (training mode beats inference mode)",
-                     "val acc, training mode - inference mode", mean_ci(values("bn", BATCH_SIZES[-1], "mode_gap")), ">", 0.0))
+                     "val acc, training mode - inference mode", mean_ci(values("bn", BATCH_SIZES[-1], "mode_gap")), ">", 0.0,
+                     key="bn_stale_averages"))
     return out
 
 
@@ -100,10 +104,9 @@ def analyse(fits, settings: Settings) -> Report:
 def _batch_figure(measured: dict, seeds: int) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for norm in NORMS:
-        estimates = [mean_ci([m["val_acc"] for m in measured[label(norm, b)]]) for b in BATCH_SIZES]
-        (line,) = ax.plot(BATCH_SIZES, [e.mean for e in estimates], marker="o", label=norm)
-        ax.fill_between(BATCH_SIZES, [e.mean if math.isnan(e.low) else e.low for e in estimates],
-                        [e.mean if math.isnan(e.high) else e.high for e in estimates], color=line.get_color(), alpha=0.2)
+        mid, low, high = mean_band([mean_ci([m["val_acc"] for m in measured[label(norm, b)]]) for b in BATCH_SIZES])
+        (line,) = ax.plot(BATCH_SIZES, mid, marker="o", label=norm)
+        ax.fill_between(BATCH_SIZES, low, high, color=line.get_color(), alpha=0.2)
     ax.set_xscale("log", base=2)
     ax.set_xticks(BATCH_SIZES, [str(b) for b in BATCH_SIZES])
     ax.set(xlabel="batch size", ylabel="validation accuracy (inference mode)",

@@ -117,11 +117,11 @@ def claims(fits, summary: dict) -> list[Claim]:
             steps = f"{min(counts)}-{max(counts)}" if min(counts) != max(counts) else str(min(counts))
             out.append(Claim(f"lr {lr:g}: BN's landscape is smoother by {panel}",
                              f"{what}, mean over the {steps} probes both runs reached, BN / none",
-                             ratio_ci(bn, none), "<", 1.0))
+                             ratio_ci(bn, none), "<", 1.0, key=f"smoother_{key}_lr{lr:g}"))
     top = max(LRS)
     went = {norm: [float(s["diverged_step"] is not None) for s in summary[label(norm, top)]["seeds"]] for norm in NORMS}
     out.append(Claim(f"lr {top:g}: no norm diverges (NaN loss) where BN does not", "diverged seeds, none - BN",
-                     paired_ci(went["none"], went["bn"]), ">", 0.0))
+                     paired_ci(went["none"], went["bn"]), ">", 0.0, key="none_diverges"))
     return out
 
 

@@ -82,10 +82,14 @@ def curve(fits: list[Fit], metric: str) -> tuple[list[float], list[float], list[
     points = [_points(fit) for fit in fits]
     count = min(len(p) for p in points)
     x = [mean(p[i]["epoch"] for p in points) for i in range(count)]  # the same for every seed
-    estimates = [mean_ci([p[i][metric] for p in points]) for i in range(count)]
+    return (x, *mean_band([mean_ci([p[i][metric] for p in points]) for i in range(count)]))
+
+
+def mean_band(estimates) -> tuple[list[float], list[float], list[float]]:
+    """Means, lows and highs of ``estimates`` for a line with its CI band (one seed: no width)."""
     low = [e.mean if math.isnan(e.low) else e.low for e in estimates]
     high = [e.mean if math.isnan(e.high) else e.high for e in estimates]
-    return x, [e.mean for e in estimates], low, high
+    return [e.mean for e in estimates], low, high
 
 
 def curves_figure(fits: list[Fit], metric: str, title: str) -> plt.Figure:
@@ -113,7 +117,8 @@ def standard_figures(fits: list[Fit], title: str) -> dict[str, plt.Figure]:
 def histories(fits: list[Fit]) -> list[dict]:
     """Every run's per-epoch rows for results.json."""
     return [{"variant": f.variant, "seed": f.seed, "fit_seconds": f.seconds, "epochs": f.history,
-             **({"checks": f.checks} if len(f.checks) > len(f.history) else {})} for f in fits]
+             **({"checks": f.checks} if len(f.checks) > len(f.history) else {}),
+             **({"diverged": f.diverged} if f.diverged else {})} for f in fits]
 
 
 def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
@@ -122,18 +127,18 @@ def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _clean(value):
+def json_safe(value):
     """JSON without NaN/inf (they become null)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if hasattr(value, "to_dict"):
-        return _clean(value.to_dict())
+        return json_safe(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _clean(dataclasses.asdict(value))
+        return json_safe(dataclasses.asdict(value))
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -147,7 +152,7 @@ def write(report: Report, out_root: Path) -> Path:
     parts = [f"# {report.title}", report.setup, markdown_table(report.columns, report.rows), report.paragraph, report.extra]
     parts += [f"![{filename}]({filename})" for filename in report.figures]
     (folder / "report.md").write_text("\n\n".join(p for p in parts if p) + "\n")
-    (folder / "results.json").write_text(json.dumps(_clean(report.results), indent=1) + "\n")
+    (folder / "results.json").write_text(json.dumps(json_safe(report.results), indent=1) + "\n")
     return folder
 
 

@@ -136,6 +136,7 @@ class Claim:
     side: str
     threshold: float
     percent: bool = False
+    key: str = ""  # a stable name the claims ledger finds it by (empty: the ledger does not cite it)
 
     @property
     def verdict(self) -> str:
@@ -153,8 +154,16 @@ class Claim:
                 f"{'%' if self.percent else ''}: **{self.verdict}**.")
 
     def to_dict(self) -> dict:
-        return {"claim": self.claim, "effect": self.effect, **self.estimate.to_dict(), "side": self.side,
-                "threshold": self.threshold, "verdict": self.verdict}
+        return {"key": self.key, "claim": self.claim, "effect": self.effect, **self.estimate.to_dict(),
+                "side": self.side, "threshold": self.threshold, "percent": self.percent, "verdict": self.verdict}
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "Claim":
+        """The Claim a results.json row holds; its verdict is made again by the rule, not read."""
+        estimate = Estimate(*(math.nan if row[k] is None else row[k] for k in ("mean", "low", "high")), row["n"],
+                            row.get("method", "t"))
+        return cls(row["claim"], row["effect"], estimate, row["side"], row["threshold"], row.get("percent", False),
+                   row.get("key", ""))
 
 
 CLAIM_COLUMNS = ["claim", "effect", "mean [95% CI]", "claimed", "seeds", "verdict"]

@@ -1,0 +1,86 @@
+"""Batch size 1 in training: GroupNorm and LayerNorm train on one sample per step; BatchNorm is
+refused (the lesson: "GroupNorm works with batch_size=1"; "BN at batch_size=1" is a common error).
+
+Bounded like exercise 4: every run trains ``ex4.EPOCHS`` epochs of ``Settings.images_per_epoch``
+images (a random subset each epoch), here one image per optimizer step. BN is not trained: at
+batch size 1 in training mode torch's BatchNorm raises, and this project refuses the flags
+before any work; both refusals are recorded, once per seed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lightning_mods.errors import UsageError
+from lightning_mods.exercises import ex4
+from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+                                             standard_figures)
+from lightning_mods.exercises.runner import RunSpec, Settings, by_variant
+from lightning_mods.exercises.stats import Claim, mean_ci
+
+NORMS = ("ln", "gn")
+TRAINS_ACC = 0.70  # "trains": seven times chance, after a few thousand single-image steps
+NAMES = {"ln": "LN", "gn": "GN"}
+
+
+def label(norm: str) -> str:
+    return f"{norm} batch 1"
+
+
+def plan(settings: Settings) -> list[RunSpec]:
+    epochs = settings.epochs_or(ex4.EPOCHS)
+    return [RunSpec(label(norm), settings.config(seed, epochs, norm=norm, batch_size=1, groups=ex4.GROUPS),
+                    train_steps=settings.images_per_epoch)
+            for norm in NORMS for seed in range(settings.seeds)]
+
+
+def bn_refusals(seed: int) -> dict:
+    """torch's BatchNorm1d in training mode on one sample, and this project's flags, at this seed."""
+    from lightning_mods.data import FashionMNISTDataModule
+
+    torch.manual_seed(seed)
+    out = {"seed": seed}
+    try:
+        torch.nn.BatchNorm1d(16).train()(torch.randn(1, 16))
+        out["torch"] = None
+    except ValueError as err:
+        out["torch"] = str(err)
+    try:
+        FashionMNISTDataModule(data="synthetic", batch_size=1, norm="bn")
+        out["project"] = None
+    except UsageError as err:
+        out["project"] = str(err)
+    return out
+
+
+def claims(measured: dict, refusals: list[dict]) -> list[Claim]:
+    out = [Claim(f"{NAMES[norm]} trains at batch size 1", "final val acc at batch 1", mean_ci([m["val_acc"] for m in ms]),
+                 ">", TRAINS_ACC, key=f"{norm}_trains") for norm, ms in ((n, measured[label(n)]) for n in NORMS)]
+    out.append(Claim("BN cannot train at batch size 1: torch refuses it", "fraction of seeds refused by torch",
+                     mean_ci([float(r["torch"] is not None) for r in refusals]), ">=", 1.0, key="bn_refused"))
+    return out
+
+
+def analyse(fits, settings: Settings) -> Report:
+    measured = {name: [{"val_acc": last(f, "val/acc"), "val_loss": last(f, "val/loss"), "steps": len(f.step_losses)}
+                       for f in group] for name, group in by_variant(fits).items()}
+    refusals = [bn_refusals(seed) for seed in range(settings.seeds)]
+    rows = [[NAMES[norm], str(measured[label(norm)][0]["steps"]), ci_text([m["val_acc"] for m in measured[label(norm)]]),
+             ci_text([m["val_loss"] for m in measured[label(norm)]])] for norm in NORMS]
+    rows.append(["BN", "0 (refused)", "-", "-"])
+    checked = claims(measured, refusals)
+    refusal_text = (f"BN at batch 1: torch says \"{refusals[0]['torch']}\"; this project refuses the flags before any "
+                    f"work: \"{refusals[0]['project']}\"")
+    return Report(
+        name="batch_one", title="Batch size 1: GroupNorm and LayerNorm train, BatchNorm is refused",
+        setup=(f"MLP {fits[0].spec.config.hidden}, norm before ReLU, GN with {ex4.GROUPS} groups, SGD lr 0.01, batch 1, "
+               f"{len(fits[0].history)} epochs of {settings.images_per_epoch} images (a random subset each epoch, as in "
+               f"exercise 4), {settings.seeds} seeds, {settings.data} data. {PAIRING} \"Trains\": final val acc above "
+               f"{TRAINS_ACC}."),
+        columns=["norm", "optimizer steps", "final val acc", "final val loss"],
+        rows=rows, paragraph=refusal_text + ". " + " ".join(c.sentence() for c in checked),
+        extra="## The lesson's claims, on these numbers\n\n" + claims_markdown(checked),
+        figures=standard_figures(fits, "Batch size 1: LN and GN"),
+        results={"settings": settings, "measured": measured, "bn_refusals": refusals, "claims": claims_json(checked),
+                 "runs": histories(fits)},
+    )
