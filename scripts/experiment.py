@@ -4,8 +4,11 @@
 seed s gives every variant the same initial weights and data order), then writes
 ``reports/homework/``: report.md (tables with 95% confidence intervals over seeds, the lesson's
 claims with verdicts made by the rule in lightning_mods/exercises/stats.py), results.json and PNG
-plots, and prints the table. ``all`` runs every experiment (runs they share are trained once)
-and writes ``reports/report.md``, an index with the command, wall time, workers and threads.
+plots, and prints the table. ``claims`` writes ``reports/claims.md`` and ``claims.json``, the
+ledger of every testable claim of the lesson, from the experiments' results.json already in
+``--out`` and the facts it measures itself (ledger/). ``all`` runs every experiment (runs they
+share are trained once), then the ledger, and writes ``reports/report.md``, an index with the
+command, wall time, workers and threads.
 
 Runs train in parallel: ``--workers`` processes (default: one per core) of ``--threads`` torch
 threads (default: cores / workers); a run's numbers do not depend on where it ran.
@@ -30,7 +33,8 @@ MAX_EPOCHS = 50  # a bound, so that a typo cannot start a week-long run
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", choices=[*NAMES, "all"], help="which experiment to run")
+    p.add_argument("name", choices=[*NAMES, "claims", "all"],
+                   help="which experiment to run; claims: the ledger, from the reports in --out; all: every experiment, then the ledger")
     p.add_argument("--seeds", type=int, default=5, help="seeds per variant, 0..N-1 (default %(default)s)")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"epochs per run, at most {MAX_EPOCHS} (default: each experiment's own, see its report)")
@@ -47,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", default=None, help="the Ray cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
+
+
+def write_ledger(out: Path, settings) -> dict:
+    """The claims ledger from the reports in ``out`` (and the facts it measures): claims.md/.json."""
+    from ledger.build import build, write
+    from lightning_mods.exercises.runner import split
+
+    entries = build(out, split(settings, "val")[0], settings.seeds)
+    header = (f"Built by `python scripts/experiment.py claims` from the reports in this folder ({settings.data} data), "
+              f"{settings.seeds} seeds for the facts measured here.")
+    write(entries, out, header)
+    return {v: sum(e.verdict == v for e in entries) for v in dict.fromkeys(e.verdict for e in entries)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,13 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         check_out_dir(out)
         runner = Runner(settings)
-        names = NAMES if args.name == "all" else (args.name,)
+        names = NAMES if args.name == "all" else () if args.name == "claims" else (args.name,)
         rows = []
         start = time.perf_counter()
         for name, report, fits in run_experiments(names, runner, out):
             rows.append([f"[{name}]({name}/report.md)", report.title, str(len(fits)),
                          f"{sum(f.seconds for f in {id(f.model): f for f in fits}.values()):.0f}"])
             print(f"\n{report.title}  ->  {out / name / 'report.md'}\n{text_table(report.columns, report.rows)}", flush=True)
+        if args.name in ("claims", "all"):
+            counts = write_ledger(out, settings)
+            rows.append(["[claims](claims.md)", "What the lesson claims, and what we measured", "-", "-"])
         total = time.perf_counter() - start
         if args.name == "all":
             command = " ".join(["python scripts/experiment.py", *(argv if argv is not None else sys.argv[1:])])
@@ -90,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                 "Every table gives means with 95% confidence intervals over seeds (Student t on the per-seed "
                 "paired differences; ratios: t on log-ratios); every verdict comes from the rule in "
                 "`lightning_mods/exercises/stats.py`.\n")
+        if args.name == "claims":
+            print(f"ledger: {', '.join(f'{n} {v}' for v, n in counts.items())}  ->  {out / 'claims.md'}", flush=True)
         print(f"\nwall time: {total:.0f} s ({pool.n_workers} workers x {pool.n_threads} threads)", flush=True)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
