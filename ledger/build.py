@@ -1,5 +1,5 @@
-"""Build the ledger: every row's parts (experiment claims from ``<out>/<experiment>/results.json``,
-facts measured here), its verdict by rule, and ``<out>/claims.md`` / ``<out>/claims.json``.
+"""Build the ledger: every row's parts (the claims of ``<out>/<experiment>/results.json``, the
+facts report's among them), its verdict by rule, and ``<out>/claims.md`` / ``<out>/claims.json``.
 
 A row's verdict: ``not testable here`` (with its reason) when nothing here can test it;
 ``obsolete`` when a premise check finds the thing gone; otherwise the verdicts of its parts,
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger import facts
+from ledger.facts_report import NAME
 from ledger.rows import ROWS, Row
 from lightning_mods.exercises.report import json_safe, markdown_table
 from lightning_mods.exercises.stats import CONTRADICTED, INCONCLUSIVE, RULE, SUPPORTED, Claim
@@ -51,7 +52,8 @@ def combine(verdicts: list[str | None]) -> str:
 
 
 def experiments(row: Row) -> list[str]:
-    return list(dict.fromkeys(s.split(":")[0] for s in row.sources if not s.startswith("facts:")))
+    """The reports a row's parts come from (the facts report included)."""
+    return list(dict.fromkeys(s.split(":")[0] for s in (*row.sources, *([row.obsolete_check] if row.obsolete_check else ()))))
 
 
 def experiment_claims(out_root: Path) -> dict[str, Claim]:
@@ -64,20 +66,17 @@ def experiment_claims(out_root: Path) -> dict[str, Claim]:
     return found
 
 
-def measured_facts(out_root: Path, images, seeds: int) -> tuple[dict[str, Claim], dict[str, str], dict]:
-    """The facts' claims by ``"facts:<key>"``, their notes by key, and the premise checks."""
-    claims = facts.keras_batch_one(seeds)
-    in_claims, in_note = facts.instance_norm(images, seeds)
-    cost_claims, cost_note = facts.bench_cost(Path(out_root) / "bench")
-    notes = {"in_per_sample": in_note, "cpu_cost_32": cost_note}
-    by_key = {f"facts:{c.key}": c for c in claims + in_claims + cost_claims}
-    return by_key, notes, {"facts:keras_fused": facts.keras_fused()}
+def facts_extras(out_root: Path) -> tuple[dict[str, str], dict[str, dict]]:
+    """The facts report's notes and premise checks (``ledger.facts_report``), if it was written."""
+    path = Path(out_root) / NAME / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    return results.get("notes", {}), {f"{NAME}:{k}": v for k, v in results.get("premises", {}).items()}
 
 
-def build(out_root: Path, images, seeds: int) -> list[Entry]:
+def build(out_root: Path) -> list[Entry]:
+    """The ledger from the results.json files under ``out_root`` (the facts report's included)."""
     known = experiment_claims(out_root)
-    fact_claims, fact_notes, premises = measured_facts(out_root, images, seeds)
-    known.update(fact_claims)
+    fact_notes, premises = facts_extras(out_root)
     entries = []
     for row in ROWS:
         parts = [(source, known.get(source)) for source in row.sources]
@@ -85,9 +84,9 @@ def build(out_root: Path, images, seeds: int) -> list[Entry]:
         if row.not_testable:
             verdict = NOT_TESTABLE
         elif row.obsolete_check:
-            premise = premises[row.obsolete_check]
-            notes.append(premise["text"])
-            verdict = OBSOLETE if premise["gone"] else INCONCLUSIVE
+            premise = premises.get(row.obsolete_check)
+            notes.append(premise["text"] if premise else "not checked yet (see the command)")
+            verdict = OBSOLETE if premise and premise["gone"] else INCONCLUSIVE
         else:
             verdict = combine([claim.verdict if claim else None for _, claim in parts])
         entries.append(Entry(row, parts, verdict, notes))
@@ -95,7 +94,7 @@ def build(out_root: Path, images, seeds: int) -> list[Entry]:
 
 
 def command_for(row: Row) -> str:
-    names = experiments(row)
+    names = [name for name in experiments(row) if name != NAME]  # the facts: measured by `claims` itself
     steps = [f"python scripts/experiment.py {name} --seeds 5" for name in names]
     if any(s.startswith("facts:cpu_cost") or s.startswith("facts:gpu_cost") for s in row.sources):
         steps.insert(0, facts.BENCH_COMMAND)
@@ -110,17 +109,9 @@ def _effects(entry: Entry) -> str:
         if claim is None:
             lines.append(f"`{source}`: not measured yet (see the command)")
         else:
-            e = claim.estimate
-            lines.append(f"{claim.effect} = {_number(e.mean)} [{_number(e.low)}, {_number(e.high)}], claimed "
-                         f"{claim.side} {claim.threshold:g}, n={e.n}: {claim.verdict}")
+            lines.append(f"{claim.effect} = {claim.estimate.text(4, claim.percent)}, claimed {claim.side} "
+                         f"{claim.threshold:g}, n={claim.estimate.n}: {claim.verdict}")
     return "<br>".join(lines + entry.notes)
-
-
-def _number(x: float) -> str:
-    """4 decimals, or 3 significant digits for the tiny numbers (float32 rounding, 1e-7) 4 decimals hide."""
-    if x != x:  # NaN: no interval (one seed)
-        return "n/a"
-    return f"{x:.3g}" if x != 0 and abs(x) < 1e-3 else f"{x:.4f}"
 
 
 def _links(entry: Entry) -> str:

@@ -56,9 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
 def write_ledger(out: Path, settings) -> dict:
     """The claims ledger from the reports in ``out`` (and the facts it measures): claims.md/.json."""
     from ledger.build import build, write
+    from ledger.facts_report import write_facts
     from lightning_mods.exercises.runner import split
 
-    entries = build(out, split(settings, "val")[0], settings.seeds)
+    missing = [name for name in NAMES if not (out / name / "results.json").exists()]
+    if missing:
+        print(f"warning: no report yet in {out} for {', '.join(missing)}: the claims they decide stay inconclusive "
+              "until `python scripts/experiment.py all` (or each of them) has run", file=sys.stderr)
+    write_facts(out, split(settings, "val")[0], settings.seeds, settings.data)
+    entries = build(out)
     header = (f"Built by `python scripts/experiment.py claims` from the reports in this folder ({settings.data} data), "
               f"{settings.seeds} seeds for the facts measured here.")
     write(entries, out, header)

@@ -10,6 +10,7 @@ import torch
 
 from ledger import facts
 from ledger.build import NOT_TESTABLE, OBSOLETE, build, combine, experiment_claims, write
+from ledger.facts_report import write_facts
 from ledger.rows import ROWS
 from lightning_mods.exercises import NAMES
 from lightning_mods.exercises.stats import Claim, Estimate
@@ -73,7 +74,8 @@ def ledger_folder(tmp_path_factory):
     rows = [{"variant": "lightning", "norm": norm, "batch_size": batch, "device": "cpu", "seconds": seconds}
             for batch in (32, 128) for norm, seconds in (("none", [2.0, 2.1, 2.0]), ("bn", [2.4, 2.5, 2.3]))]
     (out / "bench" / "cpu.json").write_text(json.dumps({"rows": rows}))
-    entries = build(out, IMAGES, seeds=3)
+    write_facts(out, IMAGES, seeds=3, data="synthetic")
+    entries = build(out)
     return out, {e.row.id: e for e in entries}, write(entries, out, "header line")
 
 
@@ -106,8 +108,19 @@ def test_claims_md_and_json(ledger_folder):
     seven = data["claims"][6]
     assert seven["verdict"] == "contradicted" and seven["reports"] == ["ex2"] and seven["figure"] == "ex2/val_acc.png"
     assert "python scripts/experiment.py ex2" in seven["command"] and seven["command"].endswith("experiment.py claims")
+    assert data["claims"][22]["reports"] == ["facts"] and data["claims"][22]["command"] == "python scripts/experiment.py claims"
     assert [p["verdict"] for p in seven["parts"]] == ["supported", "contradicted", "supported"]
     assert data["claims"][20]["reason"].startswith("no Transformer")
+
+
+def test_the_facts_report_is_written_like_an_experiment_report(ledger_folder):
+    out, _, _ = ledger_folder
+    report = (out / "facts" / "report.md").read_text()
+    assert report.startswith("# Facts measured") and "](bn_cost.png)" in report
+    results = json.loads((out / "facts" / "results.json").read_text())
+    assert {c["key"] for c in results["claims"]} >= {"keras_outputs_beta", "in_per_sample", "cpu_cost_32", "cpu_cost_128"}
+    assert results["premises"]["keras_fused"]["gone"] is True
+    assert (out / "facts" / "bn_cost.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_keras_outputs_beta_at_batch_one_and_torch_refuses():

@@ -36,11 +36,19 @@ class Estimate:
     method: str = "t"
 
     def text(self, digits: int = 4, percent: bool = False) -> str:
-        """``mean [low, high]``, e.g. ``0.0123 [0.0050, 0.0196]``."""
+        """``mean [low, high]``, e.g. ``0.0123 [0.0050, 0.0196]`` (``2.7e-06 [...]`` below the decimals).
+
+        >>> Estimate(2.7e-06, -1e-06, 6.4e-06, 5).text()
+        '2.7e-06 [-1e-06, 6.4e-06]'
+        """
         scale, unit = (100, "%") if percent else (1, "")
+
+        def number(x: float) -> str:  # a value too small for ``digits`` decimals gets 3 significant digits
+            return f"{x:.3g}" if 0 < abs(x) < 0.5 * 10**-digits else f"{x:.{digits}f}"
+
         if math.isnan(self.low):
-            return f"{scale * self.mean:.{digits}f}{unit} (n={self.n}, no CI)"
-        return f"{scale * self.mean:.{digits}f}{unit} [{scale * self.low:.{digits}f}, {scale * self.high:.{digits}f}]"
+            return f"{number(scale * self.mean)}{unit} (n={self.n}, no CI)"
+        return f"{number(scale * self.mean)}{unit} [{number(scale * self.low)}, {number(scale * self.high)}]"
 
     def to_dict(self) -> dict:
         return asdict(self)
