@@ -114,9 +114,9 @@ def _effects(entry: Entry) -> str:
     return "<br>".join(lines + entry.notes)
 
 
-def _links(entry: Entry) -> str:
-    links = [f"[{name}]({name}/report.md)" for name in experiments(entry.row)]
-    if entry.row.figure:
+def _links(entry: Entry, out_root: Path) -> str:
+    links = [f"[{name}]({name}/report.md)" for name in experiments(entry.row) if (out_root / name / "report.md").exists()]
+    if entry.row.figure and (out_root / entry.row.figure).exists():
         links.append(f"[figure]({entry.row.figure})")
     return ", ".join(links) or "-"
 
@@ -127,7 +127,7 @@ def write(entries: list[Entry], out_root: Path, header: str = "") -> tuple[Path,
     counts = {v: sum(e.verdict == v for e in entries) for v in (SUPPORTED, CONTRADICTED, INCONCLUSIVE, OBSOLETE, NOT_TESTABLE)}
     table = markdown_table(["id", "claim", "where the lesson says it", "verdict", "effect [95% CI], n, per part",
                             "report", "reproduce"],
-                           [[str(e.row.id), e.row.claim, e.row.section, f"**{e.verdict}**", _effects(e), _links(e),
+                           [[str(e.row.id), e.row.claim, e.row.section, f"**{e.verdict}**", _effects(e), _links(e, out_root),
                              f"`{command_for(e.row)}`"] for e in entries])
     text = "\n\n".join(p for p in [
         "# What the lesson claims, and what we measured",
@@ -142,3 +142,9 @@ def write(entries: list[Entry], out_root: Path, header: str = "") -> tuple[Path,
     js.write_text(json.dumps(json_safe({"counts": counts, "rule": RULE, "conjunction": CONJUNCTION,
                                         "claims": [e.to_dict(command_for(e.row)) for e in entries]}), indent=1) + "\n")
     return md, js
+
+
+def summary_table(ledger: dict) -> str:
+    """The README's short table (id, claim, verdict) from a ``claims.json``'s content."""
+    return markdown_table(["id", "claim", "verdict"],
+                          [[str(row["id"]), row["claim"], f"**{row['verdict']}**"] for row in ledger["claims"]])

@@ -75,7 +75,7 @@ ROWS = (
     Row(23, "FAQ: BatchNormalization(fused=True) uses a fused CUDA kernel, ~20% faster", FAQ,
         obsolete_check="facts:keras_fused"),
     Row(24, "FAQ: BN is almost free on a GPU and noticeable on a CPU (time per epoch against no norm)", FAQ,
-        ("facts:cpu_cost_32", "facts:cpu_cost_128", "facts:gpu_cost_32", "facts:gpu_cost_128")),
+        ("facts:cpu_cost_32", "facts:cpu_cost_128", "facts:gpu_cost_32", "facts:gpu_cost_128"), "facts/bn_cost.png"),
     Row(25, "Ioffe & Szegedy: BN reaches the same accuracy in far fewer steps (14x on Inception)", REFERENCES,
         ("homework:steps_to_none_best",), "homework/val_acc.png"),
     Row(26, "Wu & He: GN's accuracy is nearly constant across batch sizes and far above BN at batch 2", REFERENCES,
