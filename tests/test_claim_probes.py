@@ -77,3 +77,14 @@ def test_bn_at_batch_one_is_refused_by_torch_and_by_the_project():
     refused = bn_refusals(0)
     assert "more than 1 value per channel" in refused["torch"]
     assert "--batch-size 1 with --norm bn" in refused["project"]
+
+
+def test_stale_stats_momenta_are_torch_momenta_and_share_ex4s_run():
+    from lightning_mods.exercises import ex4, stale_stats
+    from lightning_mods.exercises.runner import Settings
+
+    settings = Settings(seeds=1, data="synthetic")
+    momenta = sorted({spec.config.bn_momentum for spec in stale_stats.plan(settings)})
+    assert momenta == [0.01, 0.1]  # Keras 0.99 and 0.9
+    ex4_keys = {spec.key() for spec in ex4.plan(settings)}
+    assert any(spec.key() in ex4_keys for spec in stale_stats.plan(settings))

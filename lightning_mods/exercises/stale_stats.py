@@ -27,7 +27,9 @@ def label(momentum: float) -> str:
 
 def plan(settings: Settings) -> list[RunSpec]:
     epochs = settings.epochs_or(ex4.EPOCHS)
-    return [RunSpec(label(m), settings.config(seed, epochs, norm="bn", batch_size=BATCH, groups=ex4.GROUPS, bn_momentum=m),
+    # NetConfig.bn_momentum is torch's (1 - Keras's); rounded so that 0.99 gives exactly ex4's 0.01 (the same run)
+    return [RunSpec(label(m), settings.config(seed, epochs, norm="bn", batch_size=BATCH, groups=ex4.GROUPS,
+                                              bn_momentum=round(1 - m, 6)),
                     train_steps=settings.images_per_epoch // BATCH)
             for m in MOMENTA for seed in range(settings.seeds)]
 
