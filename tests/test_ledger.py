@@ -28,7 +28,7 @@ def test_the_28_rows_of_the_issue_each_decided_by_something():
             assert experiment == "facts" or experiment in NAMES, source
             assert key
         if row.figure:
-            assert row.figure.split("/")[0] in NAMES and row.figure.endswith(".png")
+            assert row.figure.split("/")[0] in (*NAMES, "facts") and row.figure.endswith(".png")
 
 
 def test_conjunction_rule():
@@ -145,3 +145,16 @@ def test_bench_cost_pairs_timed_epochs(tmp_path):
     assert [c.key for c in claims] == ["gpu_cost_32"]
     assert claims[0].verdict == "contradicted"  # 1.5x is not "almost free"
     assert "CPU batch 32" in note and "GPU batch 128" in note
+
+
+def test_the_readme_table_is_the_committed_ledger():
+    """The README's "What the lesson claims" table is summary_table of reports/claims.json."""
+    from pathlib import Path
+
+    from ledger.build import summary_table
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## What the lesson claims, and what we measured", 1)[1].split("\n## ", 1)[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+    assert table == summary_table(json.loads((root / "reports" / "claims.json").read_text()))
