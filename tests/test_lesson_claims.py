@@ -5,6 +5,9 @@ most 6 epochs, which is all "epochs until val_loss < 0.4" needs); the batch-128 
 epochs, 1 seed. Two seeds make no confidence interval worth a verdict (the reports use 5): these
 tests check what holds seed by seed. The
 settings are the lesson's: SGD lr 0.01, batch 32, He init, the same initial weights per seed.
+The claims ledger's robust facts are checked on the same trained models (no more training):
+which statistics BN's layers use in each mode, a validation loop without model.eval(), LN's
+batch independence, InstanceNorm per sample on the real images.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from dataclasses import replace
 import pytest
 from lightning_mods.errors import UsageError
 from lightning_mods.exercises import ex3, homework
-from lightning_mods.exercises.probes import batch1_inference, mode_change
+from ledger.facts import TOLERANCE as facts_tolerance
+from ledger.facts import instance_norm
+from lightning_mods.exercises.probes import FORMULA_TOLERANCE, batch1_inference, bn_statistics_used, forgot_eval, mode_change
 from lightning_mods.exercises.pool import PoolSettings
 from lightning_mods.exercises.runner import Runner, Settings, by_variant, split
 from lightning_mods.fashion_files import find_dataset
@@ -41,7 +46,13 @@ def measured():
     batch1 = [batch1_inference(bn128["bn"].model.net, images, labels)]
     modes = {norm: mode_change(fit.model.net, images[: ex3.BATCH]) for norm, fit in bn128.items()}
     claims = {c.claim: c for c in homework.claims(summary, batch1)}
-    return {"fits": fits, "summary": summary, "claims": claims, "batch1": batch1, "modes": modes}
+    return {"fits": fits, "summary": summary, "claims": claims, "batch1": batch1, "modes": modes, "bn128": bn128}
+
+
+@pytest.fixture(scope="module")
+def real_val(measured):
+    """The real validation split, as the experiments see it."""
+    return split(Settings(seeds=SEEDS, progress=False), "val")
 
 
 def test_bn_and_none_differ_only_in_the_norm(measured):
@@ -80,3 +91,29 @@ def test_train_mode_changes_bn_predictions_not_ln(measured):
     print(measured["modes"])
     assert bn["changed_fraction"] > 0 and bn["mean_abs_logit_change"] > 1e-3
     assert ln["changed_fraction"] == 0 and ln["max_abs_logit_change"] < 1e-4
+
+
+def test_bn_layers_use_batch_statistics_in_training_and_moving_averages_in_inference(measured, real_val):
+    found = bn_statistics_used(measured["bn128"]["bn"].model.net, real_val[0][: ex3.BATCH])
+    print(found)
+    assert found["batch_formula_error"] < FORMULA_TOLERANCE and found["running_formula_error"] < FORMULA_TOLERANCE
+    assert found["train_vs_running"] > 1e-2
+
+
+def test_a_validation_loop_without_eval_overwrites_bn_running_statistics(measured, real_val):
+    images, labels = real_val
+    found = forgot_eval(measured["bn128"]["bn"].model.net, images, labels, ex3.BATCH)
+    print(found)
+    assert found["changed_fraction"] > 0 and found["running_stats_change"] > 0
+
+
+def test_ln_output_of_a_sample_does_not_depend_on_its_batch(measured, real_val):
+    found = batch1_inference(measured["bn128"]["ln"].model.net, *real_val, ex3.LN_BATCH)
+    print(found)
+    assert found["max_abs_logit_diff"] < FORMULA_TOLERANCE and found["differing_not_ties"] == 0
+
+
+def test_instance_norm_is_per_sample_on_the_lstm_input(real_val):
+    claims, note = instance_norm(real_val[0], seeds=2)
+    print(note)
+    assert all(c.estimate.high <= facts_tolerance for c in claims)
