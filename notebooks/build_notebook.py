@@ -43,7 +43,7 @@ proyecto y muestra lo que midió.
 **Cómo se ejecuta.** Con los valores por defecto (celda de parámetros) entrena en Fashion-MNIST real
 con **menos semillas y épocas que los informes del proyecto** (`reports/`, 5 semillas y 6 épocas en
 los MLP), elegidos para que todo termine en menos de 10 minutos en una máquina de 2 núcleos libre
-(la ejecución guardada, en datos reales, tardó 7.4 minutos); la sección **Tiempo**, al final, da el tiempo
+(la ejecución guardada, en datos reales, tardó 10.2 minutos con la máquina compartida con otra tarea); la sección **Tiempo**, al final, da el tiempo
 medido de la ejecución guardada y con qué datos se hizo. Con `DATOS = "sintetico"` y valores chicos
 (los de los tests) entrena en segundos cada ejercicio. Para reejecutarlo:
 
@@ -281,8 +281,9 @@ md(r"""
 **La lección pide:** probar Dense → BN → ReLU contra Dense → ReLU → BN y comparar. Afirma que *antes*
 funciona mejor con ReLU y *después* con GELU/Swish.
 
-**En el proyecto:** `ex2.py` entrena las cuatro combinaciones `placement` ∈ {`pre`, `post`} ×
-`activation` ∈ {`relu`, `gelu`} y compara la accuracy de validación final por semilla.
+**En el proyecto:** `ex2.py` entrena las seis combinaciones `placement` ∈ {`pre`, `post`} ×
+`activation` ∈ {`relu`, `gelu`, `silu`} (SiLU es Swish con β = 1, el `"swish"` de Keras) y compara la
+accuracy de validación final por semilla.
 """)
 
 code(r"""
@@ -635,6 +636,9 @@ md(r"""
 ## Resumen: las afirmaciones de la lección, medidas
 
 Todas las afirmaciones comprobadas arriba, con su veredicto según la regla de `lightning_mods/exercises/stats.py`.
+Las 28 afirmaciones comprobables de la lección entera (temas, errores comunes, preguntas frecuentes,
+referencias), con 5 semillas y los experimentos que faltan aquí, están en el registro del proyecto:
+[`reports/claims.md`](../reports/claims.md) (`python scripts/experiment.py claims`).
 """)
 
 code(r"""
