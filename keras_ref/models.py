@@ -62,8 +62,9 @@ def build_mlp(
         raise ValueError(f"dropout {dropout} must be a rate in [0, 1)")
     if norm_logits and norm == "none":
         raise ValueError("norm_logits needs a norm (bn, ln or gn) to put on the logits")
-    if norm == "gn" and any(width % groups for width in [*hidden_units, *([num_classes] if norm_logits else [])]):
-        raise ValueError(f"groups={groups} must divide every hidden width {list(hidden_units)}")
+    normalized = [*hidden_units, *([num_classes] if norm_logits else [])]  # widths a norm sees
+    if norm == "gn" and any(width % groups for width in normalized):
+        raise ValueError(f"groups={groups} must divide every normalized width {normalized}")
     inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE), name="image", dtype=dtype)
     x = layers.Flatten(name="flatten", dtype=dtype)(inputs)  # (B, 784), row-major like torch's Flatten
     for i, width in enumerate(hidden_units):

@@ -174,8 +174,10 @@ def build_net(config: NetConfig) -> nn.Module:
         net = MLP(config.hidden, config.norm, config.placement, config.activation, dropout=config.dropout,
                   norm_logits=config.norm_logits, **config.norm_kwargs())
     else:
-        if config.dropout or config.norm_logits:
-            raise UsageError("--dropout and --norm-logits apply to the MLP only (--arch mlp)")
+        given = [flag for flag, on in (("--dropout", config.dropout), ("--norm-logits", config.norm_logits)) if on]
+        if given:
+            verb, it = ("applies", "it") if len(given) == 1 else ("apply", "them")
+            raise UsageError(f"{' and '.join(given)} {verb} to the MLP only: use --arch mlp, or leave {it} out")
         net = LSTMClassifier(config.lstm_units, config.norm, **config.norm_kwargs())
     init_weights(net, config.init)
     return net

@@ -56,7 +56,8 @@ def test_other_configurations_train(train_script, tiny_args, extra):
     (["--dropout", "1.0"], "--dropout 1.0 must be a rate in [0, 1)"),
     (["--dropout", "nan"], "--dropout nan must be a rate in [0, 1)"),
     (["--norm", "none", "--norm-logits"], "--norm-logits puts the net's norm on the logits: it needs --norm bn"),
-    (["--arch", "lstm", "--dropout", "0.2"], "--dropout and --norm-logits apply to the MLP only"),
+    (["--arch", "lstm", "--dropout", "0.2"], "--dropout applies to the MLP only"),
+    (["--arch", "lstm", "--norm", "ln", "--norm-logits"], "--norm-logits applies to the MLP only"),
     (["--norm", "gn", "--groups", "4", "--norm-logits"], "--groups 4 does not divide"),
 ])
 def test_bad_input_is_one_line_and_exit_2(train_script, tiny_args, extra, message, capsys, tmp_path):

@@ -66,7 +66,8 @@ def net_spec(config: NetConfig) -> NetSpec:
     """The Keras words of one of the project's nets (``parity.conventions`` read backwards)."""
     return NetSpec(arch=config.arch, norm=config.norm, placement=config.placement, activation=config.activation,
                    hidden_units=list(config.hidden), groups=config.groups, lstm_units=config.lstm_units,
-                   bn_momentum=keras_momentum(config.bn_momentum), epsilon=config.eps)
+                   bn_momentum=keras_momentum(config.bn_momentum), epsilon=config.eps, dropout=config.dropout,
+                   norm_logits=config.norm_logits)
 
 
 def read_checkpoint(path: str | Path) -> tuple[NetConfig, nn.Module]:
