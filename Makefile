@@ -33,9 +33,11 @@ experiments: $(STAMP) data
 parity: $(STAMP)
 	$(BIN)/python scripts/parity.py
 
-# Re-execute the lesson's notebook on the real data, in place (papermill; nothing is opened).
+# The notebook's source is notebooks/clase_110_normalizacion.py (jupytext percent format, paired with the .ipynb):
+# sync the pair (the newer side wins), then re-execute it on the real data, in place (papermill; nothing is opened).
 # -p DATOS real replaces a previous run's injected parameters (e.g. the tests' synthetic ones); the rest are the notebook's defaults.
 notebook: $(STAMP) data
+	$(BIN)/jupytext --sync notebooks/clase_110_normalizacion.py
 	$(BIN)/papermill $(NOTEBOOK) $(NOTEBOOK) -p DATOS real --cwd notebooks --kernel python3 --no-progress-bar
 
 bench: $(STAMP) data

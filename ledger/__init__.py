@@ -3,7 +3,7 @@ project measured about it (``python scripts/experiment.py claims`` -> ``reports/
 
 ``rows``: the 28 claims, each naming the experiment claims (``reports/<name>/results.json``)
 or the measured facts (``facts``) that decide it. ``build``: reads them, makes every verdict
-again with the rule of ``lightning_mods/exercises/stats.py``, and writes claims.md/claims.json.
+again with the rule of ``experiments/stats.py``, and writes claims.md/claims.json.
 Depends on lightning_mods (imported first: the torch side before TensorFlow), keras_ref's Keras
 and the benchmark's JSON; nothing depends on it but scripts/.
 """

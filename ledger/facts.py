@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lightning_mods.exercises.probes import as_float
-from lightning_mods.exercises.stats import Claim, mean_ci, ratio_ci
+from experiments.probes import as_float
+from experiments.stats import Claim, mean_ci, ratio_ci
 
 TOLERANCE = 1e-4  # float32 rounding
 IN_BATCH = 64

@@ -10,8 +10,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from ledger import facts
-from lightning_mods.exercises.report import Report, claims_json, claims_markdown, mean_band, write
-from lightning_mods.exercises.stats import CLAIM_COLUMNS
+from experiments.report import Report, claims_json, claims_markdown, mean_band, write
+from experiments.stats import CLAIM_COLUMNS
 
 NAME = "facts"
 

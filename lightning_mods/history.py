@@ -113,3 +113,17 @@ def epochs_to(rows: list[dict], metric: str, threshold: float, below: bool = Tru
     """
     row = first_crossing(rows, metric, threshold, below)
     return None if row is None else row["epoch"]
+
+
+def format_summary(summary: dict) -> str:
+    """The one-screen summary printed at the end of a run."""
+    reached = summary["epochs_to_val_loss_0.4"]
+    lines = [
+        f"run                 {summary['name']}  ->  {summary['out']}",
+        f"epochs              {summary['epochs']}  ({summary['seconds_per_epoch']:.2f} s per epoch, median, training steps only)",
+        f"val accuracy        {summary['val_acc']:.4f}  (last epoch; val loss {summary['val_loss']:.4f})",
+        f"test accuracy       {summary['test_acc']:.4f}  (best checkpoint by val loss: epoch {summary['best_epoch']})",
+        f"val loss < 0.4      {'after ' + str(reached) + ' epoch(s)' if reached else 'not reached'}",
+    ]
+    width = max(map(len, lines))
+    return "\n".join(["=" * width, *lines, "=" * width])

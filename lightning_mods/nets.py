@@ -13,7 +13,8 @@ from torch import nn
 
 from lightning_mods.errors import UsageError
 from lightning_mods.init import init_weights
-from lightning_mods.norms import KERAS_BN_MOMENTUM, KERAS_EPS, check_groups, make_activation, make_norm
+from lightning_mods.norms import KERAS_BN_MOMENTUM, KERAS_EPS, SequenceNorm, check_groups, make_activation, make_norm
+from lightning_mods.spec_net import load_net
 
 ARCHS = ("mlp", "lstm")
 IMAGE_SIDE = 28
@@ -98,27 +99,6 @@ class MLP(nn.Module):
         return self.layers(x)  # (B, 28, 28) -> (B, 10)
 
 
-class SequenceNorm(nn.Module):
-    """Apply a norm to ``(B, T, C)`` features the way Keras does with ``axis=-1``.
-
-    LN: per sample and step over C. BN: over B and T per channel. GN: per sample over T and
-    the channels of a group. torch's BatchNorm1d/GroupNorm want channels second, hence the
-    transposes.
-    """
-
-    def __init__(self, norm: nn.Module) -> None:
-        super().__init__()
-        self.norm = norm
-        self.channels_first = isinstance(norm, (nn.BatchNorm1d, nn.GroupNorm))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.channels_first or x.dim() == 2:  # (B, C) is already what torch wants
-            return self.norm(x)
-        shape = x.shape  # (B, T, C), or (B, ..., C): every axis between B and C counts as steps
-        out = self.norm(x.reshape(shape[0], -1, shape[-1]).transpose(1, 2))  # -> (B, C, T)
-        return out.transpose(1, 2).reshape(shape)
-
-
 class LSTMClassifier(nn.Module):
     """Reads the 28 image rows as a 28-step sequence of 28 features; an optional norm on the
     input features (the lesson's "LayerNorm before the LSTM"); the last hidden state -> Linear(10).
@@ -165,8 +145,6 @@ def build_net(config: NetConfig) -> nn.Module:
     """The net ``config`` describes, initialised with ``config.init``; with ``net_dir``, the
     converted net saved there, with its weights, and without a final softmax (training takes logits)."""
     if config.net_dir is not None:
-        from lightning_mods.spec_net import load_net
-
         return check_image_net(load_net(config.net_dir, logits=True), f"--net {config.net_dir}")
     if config.arch not in ARCHS:
         raise UsageError(f"unknown arch {config.arch!r}; choose one of {', '.join(ARCHS)}")

@@ -65,6 +65,27 @@ class FrozenBatchNorm1d(nn.BatchNorm1d):
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
 
 
+class SequenceNorm(nn.Module):
+    """Apply a norm to ``(B, T, C)`` features the way Keras does with ``axis=-1``.
+
+    LN: per sample and step over C. BN: over B and T per channel. GN: per sample over T and
+    the channels of a group. torch's BatchNorm1d/GroupNorm want channels second, hence the
+    transposes.
+    """
+
+    def __init__(self, norm: nn.Module) -> None:
+        super().__init__()
+        self.norm = norm
+        self.channels_first = isinstance(norm, (nn.BatchNorm1d, nn.GroupNorm))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.channels_first or x.dim() == 2:  # (B, C) is already what torch wants
+            return self.norm(x)
+        shape = x.shape  # (B, T, C), or (B, ..., C): every axis between B and C counts as steps
+        out = self.norm(x.reshape(shape[0], -1, shape[-1]).transpose(1, 2))  # -> (B, C, T)
+        return out.transpose(1, 2).reshape(shape)
+
+
 def check_groups(groups: int, num_features: int, where: str = "layer") -> None:
     """Raise a clear error unless ``groups`` divides ``num_features``."""
     if groups < 1 or num_features % groups:

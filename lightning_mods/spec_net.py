@@ -22,8 +22,7 @@ import yaml
 from torch import nn
 
 from lightning_mods.errors import UsageError
-from lightning_mods.nets import SequenceNorm
-from lightning_mods.norms import make_activation, make_norm
+from lightning_mods.norms import SequenceNorm, make_activation, make_norm
 
 SPEC_FILE = "spec.yaml"
 WEIGHTS_FILE = "weights.pt"

@@ -286,17 +286,3 @@ def _epoch_of(checkpoint_path: str) -> int | None:
         return None
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     return int(state["epoch"]) + 1
-
-
-def format_summary(summary: dict) -> str:
-    """The one-screen summary printed at the end of a run."""
-    reached = summary["epochs_to_val_loss_0.4"]
-    lines = [
-        f"run                 {summary['name']}  ->  {summary['out']}",
-        f"epochs              {summary['epochs']}  ({summary['seconds_per_epoch']:.2f} s per epoch, median, training steps only)",
-        f"val accuracy        {summary['val_acc']:.4f}  (last epoch; val loss {summary['val_loss']:.4f})",
-        f"test accuracy       {summary['test_acc']:.4f}  (best checkpoint by val loss: epoch {summary['best_epoch']})",
-        f"val loss < 0.4      {'after ' + str(reached) + ' epoch(s)' if reached else 'not reached'}",
-    ]
-    width = max(map(len, lines))
-    return "\n".join(["=" * width, *lines, "=" * width])

@@ -62,7 +62,7 @@ CONVENTIONS: tuple[Convention, ...] = (
                note="Keras->torch: b_ih = b, b_hh = 0; torch->Keras: b = b_ih + b_hh. SGD moves each torch "
                     "bias by the full gradient, so the effective bias moves twice as fast unless b_hh is frozen"),
     Convention("norm_axis", "axis=-1 on (B, T, C)", "channels second: (B, C, T) for BatchNorm1d/GroupNorm",
-               "features last", "channels second", note="lightning_mods.nets.SequenceNorm transposes"),
+               "features last", "channels second", note="lightning_mods.norms.SequenceNorm transposes"),
     Convention("mode", "model(x, training=True or False); model(x) alone is inference",
                "module.train() / module.eval()", "inference", "train",
                note="training=True <-> .train(); both then update BN's moving statistics"),

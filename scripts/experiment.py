@@ -3,7 +3,7 @@
 ``python scripts/experiment.py homework`` trains every variant for each seed (5 by default;
 seed s gives every variant the same initial weights and data order), then writes
 ``reports/homework/``: report.md (tables with 95% confidence intervals over seeds, the lesson's
-claims with verdicts made by the rule in lightning_mods/exercises/stats.py), results.json and PNG
+claims with verdicts made by the rule in experiments/stats.py), results.json and PNG
 plots, and prints the table. ``claims`` writes ``reports/claims.md`` and ``claims.json``, the
 ledger of every testable claim of the lesson, from the experiments' results.json already in
 ``--out`` and the facts it measures itself (ledger/). ``all`` runs every experiment (runs they
@@ -22,11 +22,19 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 import lightning_mods  # noqa: F401  (the torch side first: see lightning_mods/__init__.py)
+from experiments.executors import EXECUTORS, PoolSettings, machine_cores
+from experiments.registry import NAMES
+from experiments.report import markdown_table, text_table
+from experiments.runner import Runner, Settings, split
+from experiments.suite import run_experiments
+from ledger.build import build, write
+from ledger.facts_report import write_facts
 from lightning_mods.data import DATA_SOURCES
 from lightning_mods.errors import EXIT_USAGE, UsageError
-from lightning_mods.exercises import NAMES
-from lightning_mods.exercises.pool import EXECUTORS, PoolSettings, machine_cores
+from lightning_mods.training import check_out_dir
 
 MAX_EPOCHS = 50  # a bound, so that a typo cannot start a week-long run
 
@@ -55,10 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def write_ledger(out: Path, settings) -> dict:
     """The claims ledger from the reports in ``out`` (and the facts it measures): claims.md/.json."""
-    from ledger.build import build, write
-    from ledger.facts_report import write_facts
-    from lightning_mods.exercises.runner import split
-
     missing = [name for name in NAMES if not (out / name / "results.json").exists()]
     if missing:
         print(f"warning: no report yet in {out} for {', '.join(missing)}: the claims they decide stay inconclusive "
@@ -75,13 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     threads_before = None
     try:
-        import torch
-
-        from lightning_mods.exercises import run_experiments
-        from lightning_mods.exercises.report import markdown_table, text_table
-        from lightning_mods.exercises.runner import Runner, Settings
-        from lightning_mods.training import check_out_dir
-
         if args.epochs is not None and args.epochs > MAX_EPOCHS:
             raise UsageError(f"--epochs {args.epochs} is above the bound of {MAX_EPOCHS}; pick {MAX_EPOCHS} or fewer")
         pool = PoolSettings(workers=args.workers, threads=args.threads, executor=args.executor,
@@ -114,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({pool.executor} executor) on a machine with {machine_cores()} cores.\n\n{index}\n\n"
                 "Every table gives means with 95% confidence intervals over seeds (Student t on the per-seed "
                 "paired differences; ratios: t on log-ratios); every verdict comes from the rule in "
-                "`lightning_mods/exercises/stats.py`.\n")
+                "`experiments/stats.py`.\n")
         if args.name == "claims":
             print(f"ledger: {', '.join(f'{n} {v}' for v, n in counts.items())}  ->  {out / 'claims.md'}", flush=True)
         print(f"\nwall time: {total:.0f} s ({pool.n_workers} workers x {pool.n_threads} threads)", flush=True)

@@ -96,7 +96,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     try:
         config, run_flags = parse_config(argv)
-        from lightning_mods.training import format_summary, run
+        from lightning_mods.history import format_summary
+        from lightning_mods.training import run
 
         result = run(config, **run_flags)
     except UsageError as err:

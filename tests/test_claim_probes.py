@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lightning_mods.exercises import ex5, lr_sweep
-from lightning_mods.exercises.batch_one import bn_refusals
-from lightning_mods.exercises.probes import FORMULA_TOLERANCE, bn_statistics_used, forgot_eval
+from experiments import ex5, lr_sweep
+from experiments.batch_one import bn_refusals
+from experiments.probes import FORMULA_TOLERANCE, bn_statistics_used, forgot_eval
 from lightning_mods.nets import MLP, LSTMClassifier
 
 IMAGES = torch.randint(0, 256, (96, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
@@ -80,8 +80,8 @@ def test_bn_at_batch_one_is_refused_by_torch_and_by_the_project():
 
 
 def test_stale_stats_momenta_are_torch_momenta_and_share_ex4s_run():
-    from lightning_mods.exercises import ex4, stale_stats
-    from lightning_mods.exercises.runner import Settings
+    from experiments import ex4, stale_stats
+    from experiments.runner import Settings
 
     settings = Settings(seeds=1, data="synthetic")
     momenta = sorted({spec.config.bn_momentum for spec in stale_stats.plan(settings)})

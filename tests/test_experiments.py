@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lightning_mods.exercises import NAMES
-from lightning_mods.exercises.probes import batch1_inference, mode_change
-from lightning_mods.exercises.pool import PoolSettings
-from lightning_mods.exercises.runner import Runner, RunSpec, Settings
+from experiments.registry import NAMES
+from experiments.probes import batch1_inference, mode_change
+from experiments.executors import PoolSettings
+from experiments.runner import Runner, RunSpec, Settings
 from lightning_mods.training import prepare
 from lightning_mods.nets import MLP
 
@@ -210,8 +210,8 @@ def test_ray_executor_gives_the_local_results(serial_outcome):
 
 def test_ex4_runs_train_the_same_images_per_epoch_at_every_batch_size():
     """``RunSpec.train_batches`` bounds optimizer steps, although a Trainer batch groups several."""
-    from lightning_mods.exercises import ex4
-    from lightning_mods.exercises.runner import train
+    from experiments import ex4
+    from experiments.runner import train
 
     settings = Settings(seeds=2, epochs=1, data="synthetic", progress=False, images_per_epoch=128,
                         pool=PoolSettings(workers=1))

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from lightning_mods.data import synthetic_split
 from lightning_mods.errors import UsageError
-from lightning_mods.exercises.runner import RunSpec, Settings, train
+from experiments.runner import RunSpec, Settings, train
 from lightning_mods.landscape import MULTIPLIERS, LandscapeProbe, measure
 from lightning_mods.nets import MLP
 

@@ -12,8 +12,8 @@ from ledger import facts
 from ledger.build import NOT_TESTABLE, OBSOLETE, build, combine, experiment_claims, write
 from ledger.facts_report import write_facts
 from ledger.rows import ROWS
-from lightning_mods.exercises import NAMES
-from lightning_mods.exercises.stats import Claim, Estimate
+from experiments.registry import NAMES
+from experiments.stats import Claim, Estimate
 
 VERDICTS = {"supported", "contradicted", "inconclusive", OBSOLETE, NOT_TESTABLE}
 IMAGES = torch.randint(0, 256, (128, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))

@@ -16,12 +16,12 @@ from dataclasses import replace
 
 import pytest
 from lightning_mods.errors import UsageError
-from lightning_mods.exercises import ex3, homework
+from experiments import ex3, homework
 from ledger.facts import TOLERANCE as facts_tolerance
 from ledger.facts import instance_norm
-from lightning_mods.exercises.probes import FORMULA_TOLERANCE, batch1_inference, bn_statistics_used, forgot_eval, mode_change
-from lightning_mods.exercises.pool import PoolSettings
-from lightning_mods.exercises.runner import Runner, Settings, by_variant, split
+from experiments.probes import FORMULA_TOLERANCE, batch1_inference, bn_statistics_used, forgot_eval, mode_change
+from experiments.executors import PoolSettings
+from experiments.runner import Runner, Settings, by_variant, split
 from lightning_mods.fashion_files import find_dataset
 
 pytestmark = pytest.mark.slow

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "clase_110_normalizacion.ipynb"
+SOURCE = NOTEBOOK.with_suffix(".py")  # the jupytext percent source the .ipynb is paired with
 # Small enough for the whole notebook to run in well under 3 minutes on 2 cores.
 SYNTHETIC = {"DATOS": "sintetico", "SEMILLAS": 2, "EPOCAS": 1, "IMAGENES_POR_EPOCA": 128, "TRABAJADORES": 1,
              "OCULTAS_PARIDAD": [64, 32]}
@@ -95,3 +96,14 @@ def test_committed_notebook_follows_the_lesson():
         assert name in markdown
     first_code = next(c for c in committed()["cells"] if c["cell_type"] == "code")
     assert "".join(first_code["source"]).startswith("# Imports y configuración inicial")
+
+
+def test_the_notebook_is_its_jupytext_source():
+    """The .ipynb holds exactly the cells of its paired source (``make notebook`` syncs them)."""
+    import jupytext
+
+    source = jupytext.read(SOURCE)
+    executed = jupytext.read(NOTEBOOK)
+    cells = lambda nb: [(c.cell_type, c.source.strip(), c.metadata.get("tags", [])) for c in nb.cells]  # noqa: E731
+    assert cells(source) == cells(executed), "run `jupytext --sync notebooks/clase_110_normalizacion.py`"
+    assert "ipynb,py:percent" in source.metadata["jupytext"]["formats"]

@@ -10,7 +10,7 @@ from torch import nn
 import parity  # noqa: F401
 from keras import layers
 
-from lightning_mods.nets import SequenceNorm
+from lightning_mods.norms import SequenceNorm
 from parity.conventions import TABLE, NetSpec, format_table, matched_pair, raw_defaults_pair
 
 

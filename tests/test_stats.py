@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from lightning_mods.exercises.stats import (CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Estimate, mean_ci, paired_ci,
+from experiments.stats import (CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Estimate, mean_ci, paired_ci,
                                             ratio_ci, verdict)
-from lightning_mods.exercises.targets import time_to
-from lightning_mods.exercises.runner import Fit
+from experiments.targets import time_to
+from experiments.runner import Fit
 
 
 def test_textbook_t_interval():
@@ -119,7 +119,7 @@ def test_a_target_never_reached_is_censored_at_the_runs_end():
 
 
 def test_a_pipe_inside_a_table_cell_stays_in_its_cell():
-    from lightning_mods.exercises.report import markdown_table
+    from experiments.report import markdown_table
 
     row = markdown_table(["effect", "verdict"], [["upper edge of ||g' - g||", "supported"]]).splitlines()[-1]
     assert row.replace("\\|", "").count("|") == 3  # the row's own separators only

@@ -44,9 +44,21 @@ from keras_ref.training import logits as keras_outputs
 from keras_ref.training import sgd_steps as keras_sgd_steps
 from lightning_mods.errors import UsageError
 from lightning_mods.spec_net import SpecNet
-from parity.compare import (BATCH_SIZE, LEARNING_RATE, STEPS, Diff, PairReport, control_diff, diff, torch_logits,
-                            torch_sgd_steps, worst)
+from parity.compare import (
+    BATCH_SIZE,
+    LEARNING_RATE,
+    STEPS,
+    Diff,
+    PairReport,
+    control_diff,
+    diff,
+    torch_logits,
+    torch_sgd_steps,
+    worst,
+)
+from parity.convert.keras_state import keras_state, no_dropout
 from parity.convert.keras_to_torch import copy_to_torch, pairs
+from parity.convert.torch_backend import run_keras_on_torch
 from parity.transfer import MOVING, keras_arrays, torch_arrays
 
 FLOOR = 1e-6  # added to an array's scale in the float64 columns (see the module docstring)
@@ -107,23 +119,6 @@ def make_inputs(model: keras.Model, settings: Settings, given: np.ndarray | None
     x = rows[:b].astype(np.float32)
     batches = [(rows[i : i + b], targets[i : i + b]) for i in range(b, n, b)]
     return Inputs(x, batches)
-
-
-def no_dropout(model: keras.Model | nn.Module):
-    """Every Dropout's rate set to 0 (their random draws cannot match across frameworks)."""
-    if isinstance(model, nn.Module):
-        for module in model.modules():
-            if isinstance(module, nn.Dropout):
-                module.p = 0.0
-    else:
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.Dropout):
-                layer.rate = 0.0
-    return model
-
-
-def keras_state(model: keras.Model, names: list[str]) -> dict[str, np.ndarray]:
-    return {f"{name}/{key}": value for name in names for key, value in keras_arrays(model.get_layer(name)).items()}
 
 
 def mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -189,8 +184,6 @@ def check(model: keras.Model, spec: list[dict], settings: Settings | None = None
     report = Report(settings, "the given --inputs" if given is not None else "standard-normal random inputs")
     report.columns["torch module"] = column(torch_side, reference, settings, control)
     if keras_torch and model_path is not None:
-        from parity.convert.torch_backend import run_keras_on_torch
-
         report.columns["Keras, torch backend"] = column(run_keras_on_torch(model_path, names, inputs, settings),
                                                         reference, settings)
     return report

@@ -1,7 +1,7 @@
 """The third column: the same Keras model file run by Keras itself on its torch backend.
 
 ``KERAS_BACKEND=torch`` must be set before Keras is first imported, so this runs in a
-process of its own (``python -m parity.convert.torch_backend IN.npz OUT.npz``). There every
+process of its own (``python -m parity.convert.torch_backend_worker IN.npz OUT.npz``). There every
 Keras layer is a ``torch.nn.Module`` with Keras's semantics: the mode is ``training=``, not
 ``.train()``. Each SGD step is the body of Keras's torch ``train_step`` (forward with
 ``training=True``, ``loss.backward()``, ``optimizer.apply``) with the loss in float64 and the
@@ -37,7 +37,7 @@ def run_keras_on_torch(model_path, names: list[str], inputs, settings) -> dict:
         env = {**os.environ, "KERAS_BACKEND": "torch"}
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        done = subprocess.run([sys.executable, "-m", "parity.convert.torch_backend", str(request), str(result)],
+        done = subprocess.run([sys.executable, "-m", "parity.convert.torch_backend_worker", str(request), str(result)],
                               env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
         if done.returncode != 0 or not result.is_file():
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -46,37 +46,3 @@ def run_keras_on_torch(model_path, names: list[str], inputs, settings) -> dict:
         with np.load(result, allow_pickle=False) as out:
             arrays = {key[2:]: out[key] for key in out.files if key.startswith("w:")}
             return {"eval": out["eval"], "train": out["train"], "eval_after": out["eval_after"], "arrays": arrays}
-
-
-def _worker(request: Path, result: Path) -> None:
-    import keras
-    import torch
-
-    assert keras.backend.backend() == "torch", "set KERAS_BACKEND=torch before starting this process"
-    from keras_ref.cast import cast_model
-    from parity.convert.check import keras_state, no_dropout
-
-    with np.load(request, allow_pickle=False) as data:
-        x, xs, ys, meta = data["x"], data["xs"], data["ys"], json.loads(str(data["meta"]))
-    model = keras.saving.load_model(meta["model"], compile=False, safe_mode=True)
-    model64 = no_dropout(cast_model(model, "float64"))
-    no_dropout(model)
-    out = {"eval": keras.ops.convert_to_numpy(model(x, training=False)),
-           "train": keras.ops.convert_to_numpy(model(x, training=True))}
-    loss_fn = keras.losses.MeanSquaredError(dtype="float64")
-    optimizer = keras.optimizers.SGD(learning_rate=meta["learning_rate"])
-    as64 = lambda a: keras.ops.convert_to_tensor(a, dtype="float64")  # noqa: E731  (numpy float64 alone becomes float32)
-    for bx, by in zip(xs, ys):  # the body of Keras's own torch train_step, with the loss in float64
-        model64.zero_grad()
-        loss = loss_fn(as64(by), model64(as64(bx), training=True))
-        loss.backward()
-        weights = model64.trainable_weights
-        with torch.no_grad():
-            optimizer.apply([w.value.grad for w in weights], weights)
-    out["eval_after"] = keras.ops.convert_to_numpy(model64(as64(x), training=False))
-    out |= {f"w:{key}": value for key, value in keras_state(model64, meta["names"]).items()}
-    np.savez(result, **out)
-
-
-if __name__ == "__main__":
-    _worker(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -11,11 +11,11 @@ import math
 
 import matplotlib.pyplot as plt
 
-from lightning_mods.exercises.probes import mode_accuracies
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+from experiments.probes import mode_accuracies
+from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              mean, mean_band, spread, standard_figures)
-from lightning_mods.exercises.runner import RunSpec, Settings, by_variant, split
-from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci
+from experiments.runner import RunSpec, Settings, by_variant, split
+from experiments.stats import Claim, mean_ci, paired_ci
 
 NORMS = ("bn", "ln", "gn")
 BATCH_SIZES = (2, 4, 8, 32, 128)

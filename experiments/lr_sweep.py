@@ -14,10 +14,10 @@ import math
 
 import matplotlib.pyplot as plt
 
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              mean_band)
-from lightning_mods.exercises.runner import RunSpec, Settings, by_variant
-from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci, ratio_ci
+from experiments.runner import RunSpec, Settings, by_variant
+from experiments.stats import Claim, mean_ci, paired_ci, ratio_ci
 
 NORMS = ("none", "bn", "ln")
 LRS = (0.01, 0.03, 0.1, 0.3, 1.0)

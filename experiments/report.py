@@ -16,8 +16,8 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from lightning_mods.exercises.runner import Fit, by_variant  # noqa: E402
-from lightning_mods.exercises.stats import CLAIM_COLUMNS, RULE, Claim, mean_ci  # noqa: E402
+from experiments.runner import Fit, by_variant  # noqa: E402
+from experiments.stats import CLAIM_COLUMNS, RULE, Claim, mean_ci  # noqa: E402
 
 METRIC_LABELS = {"val/loss": "validation loss", "val/acc": "validation accuracy"}
 
@@ -56,7 +56,7 @@ def ci_text(values, digits: int = 4) -> str:
 def claims_markdown(claims: list[Claim]) -> str:
     """The claims table and the rule that made its verdicts."""
     rows = [claim.row() for claim in claims]
-    return markdown_table(CLAIM_COLUMNS, rows) + f"\n\nVerdict rule (in code, `lightning_mods/exercises/stats.py`): {RULE}."
+    return markdown_table(CLAIM_COLUMNS, rows) + f"\n\nVerdict rule (in code, `experiments/stats.py`): {RULE}."
 
 
 def claims_json(claims: list[Claim]) -> list[dict]:

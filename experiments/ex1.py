@@ -3,11 +3,11 @@ steps and wall seconds until val accuracy >= 0.85 (validated every 0.1 epoch).""
 
 from __future__ import annotations
 
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              mean, standard_figures)
-from lightning_mods.exercises.runner import MLP_EPOCHS, RunSpec, Settings, by_variant
-from lightning_mods.exercises.stats import Claim, ratio_ci
-from lightning_mods.exercises.targets import resolution, times_to
+from experiments.runner import MLP_EPOCHS, RunSpec, Settings, by_variant
+from experiments.stats import Claim, ratio_ci
+from experiments.targets import resolution, times_to
 
 TARGET_ACC = 0.85
 NORMS = ("none", "bn")

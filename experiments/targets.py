@@ -8,7 +8,7 @@ one check interval (a lower bound on its true time) and is flagged.
 
 from __future__ import annotations
 
-from lightning_mods.exercises.runner import Fit
+from experiments.runner import Fit
 from lightning_mods.history import first_crossing
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import torch
 
-from lightning_mods.exercises import ex1
-from lightning_mods.exercises.probes import logits_of
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+from experiments import ex1
+from experiments.probes import logits_of
+from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              standard_figures)
-from lightning_mods.exercises.runner import MLP_EPOCHS, RunSpec, Settings, by_variant, split
-from lightning_mods.exercises.stats import Claim, paired_ci
+from experiments.runner import MLP_EPOCHS, RunSpec, Settings, by_variant, split
+from experiments.stats import Claim, paired_ci
 
 DROPOUT = 0.2
 TRAIN_PROBE = 10_000

@@ -10,12 +10,12 @@ averages): what the moving averages cost.
 
 from __future__ import annotations
 
-from lightning_mods.exercises import ex4
-from lightning_mods.exercises.probes import mode_accuracies
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+from experiments import ex4
+from experiments.probes import mode_accuracies
+from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              standard_figures)
-from lightning_mods.exercises.runner import RunSpec, Settings, by_variant, split
-from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci
+from experiments.runner import RunSpec, Settings, by_variant, split
+from experiments.stats import Claim, mean_ci, paired_ci
 
 BATCH = 128
 MOMENTA = (0.99, 0.9)  # Keras's convention (torch momentum = 1 - this)

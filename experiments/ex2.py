@@ -7,11 +7,11 @@ difference of final val accuracy over seeds with its 95% CI, judged by the rule 
 
 from __future__ import annotations
 
-from lightning_mods.exercises import ex1
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+from experiments import ex1
+from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              standard_figures)
-from lightning_mods.exercises.runner import MLP_EPOCHS, RunSpec, Settings, by_variant
-from lightning_mods.exercises.stats import Claim, paired_ci
+from experiments.runner import MLP_EPOCHS, RunSpec, Settings, by_variant
+from experiments.stats import Claim, paired_ci
 from lightning_mods.history import epochs_to
 
 ACTIVATIONS = ("relu", "gelu", "silu")

@@ -14,10 +14,10 @@ import math
 
 import matplotlib.pyplot as plt
 
-from lightning_mods.exercises.report import (PAIRING, Report, claims_json, claims_markdown, histories, last, mean,
+from experiments.report import (PAIRING, Report, claims_json, claims_markdown, histories, last, mean,
                                              standard_figures)
-from lightning_mods.exercises.runner import RunSpec, Settings, steps_per_epoch
-from lightning_mods.exercises.stats import Claim, paired_ci, ratio_ci
+from experiments.runner import RunSpec, Settings, steps_per_epoch
+from experiments.stats import Claim, paired_ci, ratio_ci
 from lightning_mods.landscape import MULTIPLIERS
 
 NORMS = ("none", "bn")

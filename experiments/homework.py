@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 
-from lightning_mods.exercises import ex1, ex3
-from lightning_mods.exercises.probes import batch1_inference
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+from experiments import ex1, ex3
+from experiments.probes import batch1_inference
+from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              markdown_table, mean, standard_figures)
-from lightning_mods.exercises.runner import MLP_EPOCHS, RunSpec, Settings, by_variant, split
-from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci, ratio_ci
-from lightning_mods.exercises.targets import resolution, time_to, times_to
+from experiments.runner import MLP_EPOCHS, RunSpec, Settings, by_variant, split
+from experiments.stats import Claim, mean_ci, paired_ci, ratio_ci
+from experiments.targets import resolution, time_to, times_to
 
 NORMS = ("none", "bn", "ln")
 VAL_LOSS_TARGET = 0.4

@@ -13,11 +13,11 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from lightning_mods.exercises.probes import as_float, mode_accuracies, mode_change
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
+from experiments.probes import as_float, mode_accuracies, mode_change
+from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              markdown_table, mean, standard_figures)
-from lightning_mods.exercises.runner import RunSpec, Settings, by_variant, split
-from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci
+from experiments.runner import RunSpec, Settings, by_variant, split
+from experiments.stats import Claim, mean_ci, paired_ci
 
 NORMS = ("none", "ln", "bn")
 EPOCHS = 3

@@ -26,15 +26,15 @@ import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
 
+from experiments.executors import PoolSettings, imap_unordered
 from lightning_mods.config import TrainConfig
-from lightning_mods.data import AUTO_STEPS_PER_EXECUTION
+from lightning_mods.data import AUTO_STEPS_PER_EXECUTION, TRAIN_SIZE, FashionMNISTDataModule, load_real, load_synthetic
 from lightning_mods.errors import UsageError
-from lightning_mods.exercises.pool import PoolSettings, imap_unordered
 from lightning_mods.guards import FiniteLossCheck, NonFiniteLoss
 from lightning_mods.history import EpochHistory, ValCurve
 from lightning_mods.landscape import LandscapeProbe
 from lightning_mods.module import NormClassifier
-from lightning_mods.training import prepare, make_trainer
+from lightning_mods.training import make_trainer, prepare
 
 # The lesson's settings (Keras defaults): SGD lr 0.01, batch 32, He init, the homework's MLP.
 LESSON = dict(optimizer="sgd", lr=0.01, batch_size=32, init="he_normal", hidden=[512, 256, 128, 64])
@@ -118,8 +118,6 @@ class RunSpec:
 
 def steps_per_epoch(config: TrainConfig) -> int:
     """Optimizer steps in one full training epoch of ``config`` in one process."""
-    from lightning_mods.data import TRAIN_SIZE, FashionMNISTDataModule
-
     images = TRAIN_SIZE if config.data == "real" else FashionMNISTDataModule().synthetic_sizes[0]
     if config.norm == "bn" and images % config.batch_size == 1:
         images -= 1  # the DataModule drops a last minibatch of one sample for BatchNorm
@@ -249,8 +247,6 @@ _SPLITS: dict[tuple, dict] = {}
 
 def split(settings: Settings, name: str = "val"):
     """The ``(images uint8, labels)`` of one split of the settings' data, loaded once."""
-    from lightning_mods.data import load_real, load_synthetic
-
     key = (settings.data, settings.data_dir)
     if key not in _SPLITS:
         _SPLITS[key] = load_real(settings.data_dir) if settings.data == "real" else load_synthetic()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import torch
 
+from experiments import ex4
+from experiments.report import PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last, standard_figures
+from experiments.runner import RunSpec, Settings, by_variant
+from experiments.stats import Claim, mean_ci
+from lightning_mods.data import FashionMNISTDataModule
 from lightning_mods.errors import UsageError
-from lightning_mods.exercises import ex4
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
-                                             standard_figures)
-from lightning_mods.exercises.runner import RunSpec, Settings, by_variant
-from lightning_mods.exercises.stats import Claim, mean_ci
 
 NORMS = ("ln", "gn")
 TRAINS_ACC = 0.70  # "trains": seven times chance, after a few thousand single-image steps
@@ -36,8 +36,6 @@ def plan(settings: Settings) -> list[RunSpec]:
 
 def bn_refusals(seed: int) -> dict:
     """torch's BatchNorm1d in training mode on one sample, and this project's flags, at this seed."""
-    from lightning_mods.data import FashionMNISTDataModule
-
     torch.manual_seed(seed)
     out = {"seed": seed}
     try:

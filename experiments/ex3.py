@@ -10,12 +10,12 @@ sample depends on the rest of its batch.
 
 from __future__ import annotations
 
-from lightning_mods.exercises.probes import (FORMULA_TOLERANCE, batch1_inference, bn_statistics_used, forgot_eval,
+from experiments.probes import (FORMULA_TOLERANCE, batch1_inference, bn_statistics_used, forgot_eval,
                                              mode_accuracies, mode_change)
-from lightning_mods.exercises.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories,
+from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories,
                                              markdown_table, mean, standard_figures)
-from lightning_mods.exercises.runner import RunSpec, Settings, by_variant, split
-from lightning_mods.exercises.stats import Claim, mean_ci, paired_ci
+from experiments.runner import RunSpec, Settings, by_variant, split
+from experiments.stats import Claim, mean_ci, paired_ci
 
 NORMS = ("bn", "ln")
 BATCH = 128  # trained and probed at batch 128 (the homework's batch-1 model is the same run)
