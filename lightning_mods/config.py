@@ -16,6 +16,7 @@ from lightning.pytorch.strategies import StrategyRegistry
 from lightning_mods.errors import UsageError
 from lightning_mods.files import write_text_atomically
 from lightning_mods.nets import NetConfig
+from lightning_mods.precision import check_precision
 
 MAX_SEED = 2**32 - 1  # numpy's seeds are unsigned 32-bit (Lightning seeds numpy too)
 
@@ -38,6 +39,7 @@ class TrainConfig(NetConfig):
     num_nodes: int = 1
     strategy: str = "auto"  # Lightning's names: auto, ddp, ddp_spawn, ...
     sync_batchnorm: bool = False  # BatchNorm statistics over the global batch (GPUs only)
+    precision: str = "32-true"  # Lightning's: 32-true, bf16-mixed, 16-mixed (lightning_mods/precision.py)
     progress: bool = True
 
     @property
@@ -73,6 +75,7 @@ class TrainConfig(NetConfig):
         if not re.fullmatch(r"auto|-1|[1-9]\d*|(\d+,)+\d*", str(self.devices)):
             raise UsageError(f"--devices {self.devices!r} must be auto, a number of devices (1 or more), -1 (all GPUs) "
                              "or a list of GPU indices such as 0,1")
+        check_precision(self.precision, self.accelerator)
 
     def net_config(self) -> NetConfig:
         return NetConfig(**{f.name: getattr(self, f.name) for f in fields(NetConfig)})

@@ -141,7 +141,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.load()
-        if self.trainer is not None and self.trainer.strategy.root_device.type == "cuda":
+        if self.trainer is not None and self.trainer.strategy.root_device.type != "cpu":  # uint8 on the GPU
             for split in self.splits.values():
                 split.to(self.trainer.strategy.root_device)
 

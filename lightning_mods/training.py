@@ -158,6 +158,7 @@ def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **ov
     kwargs = dict(
         max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
         num_nodes=config.num_nodes, strategy=config.strategy, sync_batchnorm=config.sync_batchnorm,
+        precision=config.precision,
         logger=CSVLogger(save_dir=str(out_dir), name="lightning_logs", version=""), callbacks=callbacks,
         enable_progress_bar=config.progress, enable_model_summary=config.progress,
         # Metrics are logged per epoch only; 1 keeps Lightning from warning that an epoch holds fewer

@@ -20,6 +20,7 @@ from lightning_mods.init import INITS
 from lightning_mods.module import OPTIMIZERS
 from lightning_mods.nets import ARCHS
 from lightning_mods.norms import ACTIVATIONS, BN_VARIANCES, NORMS, PLACEMENTS
+from lightning_mods.precision import PRECISIONS
 from lightning_mods.resume import Interrupted, check_same_run, saved_values
 
 
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     hw = p.add_argument_group("hardware")
     hw.add_argument("--accelerator", default=d.accelerator, help="auto (CUDA when present, else CPU), cpu, gpu (default %(default)s)")
     hw.add_argument("--devices", default=d.devices, help="number of devices, or auto (default %(default)s)")
+    hw.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                    help="Lightning's: 32-true, or mixed precision (autocast) with bfloat16 or float16 (16-mixed: CUDA "
+                         "only); weights and every norm's statistics stay float32 (default %(default)s)")
     scale = p.add_argument_group("scaling out (Lightning's DDP; global batch = batch size x devices x nodes)")
     scale.add_argument("--num-nodes", type=int, default=d.num_nodes, help="machines taking part, each running --devices processes (default %(default)s)")
     scale.add_argument("--strategy", default=d.strategy, help="Lightning strategy: auto (ddp when devices > 1), ddp, ddp_spawn, ... (default %(default)s)")
