@@ -7,7 +7,7 @@ NOTEBOOK := notebooks/clase_110_normalizacion.ipynb
 # Tested pins; the project itself admits a range (pyproject.toml).
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: train test data install bench parity experiments notebook clean
+.PHONY: train test data install bench parity experiments notebook clean gpu-bundle gpu-rehearsal
 
 train: $(STAMP) data
 	$(BIN)/python scripts/train.py --norm bn --overwrite
@@ -42,6 +42,17 @@ notebook: $(STAMP) data
 
 bench: $(STAMP) data
 	$(BIN)/python scripts/bench.py
+
+# The dataset for the lent GPU machine, which has none: a git-ignored folder that its call carries
+# (README, "GPU check"); gpu-rehearsal runs the GPU check here on the CPU in an imitation of that machine.
+GPU_BUNDLE := data/gpu-bundle
+gpu-bundle: data
+	mkdir -p $(GPU_BUNDLE)
+	cd $(or $(FASHION_MNIST_DIR),/usr/share/datasets/fashion-mnist) && cp train-images-idx3-ubyte.gz \
+	  train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz $(CURDIR)/$(GPU_BUNDLE)/
+
+gpu-rehearsal: $(STAMP) gpu-bundle
+	$(BIN)/python scripts/gpu_rehearsal.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

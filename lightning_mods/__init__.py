@@ -9,7 +9,7 @@ not, we mark triton as absent so that torch runs without it (its GPU kernels gen
 import sys
 import warnings
 
-if "tensorflow" in sys.modules and "triton" not in sys.modules:
+if sys.modules.get("tensorflow") is not None and "triton" not in sys.modules:  # None: blocked, not loaded
     sys.modules["triton"] = None  # makes `import triton` raise ImportError, which torch handles
     warnings.warn(
         "TensorFlow was imported before the torch side, so triton is disabled in this process "

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +60,62 @@ def test_sync_batchnorm_on_one_gpu_matches_plain_bn_on_the_whole_batch():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["ok"], result
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_mixed_precision_on_cuda_keeps_the_norms_in_float32(tmp_path, precision):
+    """Lightning's autocast on CUDA: the Linear layers compute in half precision, LayerNorm in
+    float32 (autocast's float32 list), BatchNorm's parameters and running statistics stay float32;
+    the loss is finite and falls. 16-mixed goes through Lightning's GradScaler."""
+    import lightning as L
+    from torch import nn
+
+    from lightning_mods.config import TrainConfig
+    from lightning_mods.history import EpochHistory
+    from lightning_mods.training import make_trainer, prepare
+
+    half = torch.bfloat16 if precision == "bf16-mixed" else torch.float16
+    for norm, layer, out_dtype in (("bn", nn.BatchNorm1d, half), ("ln", nn.LayerNorm, torch.float32)):
+        out = tmp_path / norm
+        config = TrainConfig(norm=norm, hidden=[64, 32], data="synthetic", epochs=3, lr=0.05, accelerator="gpu",
+                             devices="1", precision=precision, progress=False, out=str(out))
+        model, datamodule = prepare(config)
+        history = EpochHistory(out)
+        trainer = make_trainer(config, out, history)
+        seen = {}
+
+        class Probe(L.Callback):
+            def on_train_start(self, trainer, pl_module):
+                for key, kind in (("linear", nn.Linear), ("norm", layer)):
+                    module = next(m for m in pl_module.net.modules() if isinstance(m, kind))
+                    module.register_forward_hook(functools.partial(record, key))
+
+        def record(key, module, inputs, output) -> None:  # returns None: the output is kept
+            seen.setdefault(key, output.dtype)
+
+        trainer.callbacks.append(Probe())
+        trainer.fit(model, datamodule=datamodule)
+        assert seen == {"linear": half, "norm": out_dtype}, (norm, seen)
+        for name, tensor in [*model.net.named_parameters(), *model.net.named_buffers()]:
+            if tensor.is_floating_point():
+                assert tensor.dtype == torch.float32, (norm, name)
+        losses = [row["train/loss"] for row in history.rows]
+        assert all(map(math.isfinite, losses)) and losses[-1] < 0.8 * losses[0], (norm, losses)
+
+
+def test_the_data_sits_on_the_gpu_as_uint8(tmp_path):
+    """The DataModule's tensors move to the GPU as uint8 (55 MB for the real data) and batches are
+    cut there, as float32 in [0, 1]."""
+    from lightning_mods.config import TrainConfig
+    from lightning_mods.history import EpochHistory
+    from lightning_mods.training import make_trainer, prepare
+
+    config = TrainConfig(hidden=[32], data="synthetic", epochs=1, accelerator="gpu", devices="1", progress=False,
+                         out=str(tmp_path))
+    model, datamodule = prepare(config)
+    trainer = make_trainer(config, tmp_path, EpochHistory(tmp_path))
+    trainer.fit(model, datamodule=datamodule)
+    for split in datamodule.splits.values():
+        assert split.images.dtype == torch.uint8 and split.images.is_cuda and split.labels.is_cuda
+    x, y = next(iter(datamodule.val_dataloader()))
+    assert x.is_cuda and x.dtype == torch.float32 and 0 <= float(x.min()) and float(x.max()) <= 1
