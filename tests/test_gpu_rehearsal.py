@@ -18,7 +18,7 @@ BUNDLE = ROOT / "data" / "gpu-bundle"
 
 @pytest.mark.slow  # about 1-2 minutes on 2 idle cores: five steps, the benchmark's four workers among them
 def test_the_gpu_check_passes_its_rehearsal_on_the_cpu(tmp_path):
-    if not BUNDLE.is_dir():  # `make test` builds it (make gpu-bundle); fail, do not skip, when it is missing
+    if not BUNDLE.is_dir():  # built here when missing (make gpu-bundle): fail, never skip, without it
         subprocess.run(["make", "-s", "gpu-bundle"], cwd=ROOT, check=True, capture_output=True)
     keep = tmp_path / "out"
     proc = subprocess.run([sys.executable, "scripts/gpu_rehearsal.py", "--keep", str(keep)], cwd=ROOT,
