@@ -48,9 +48,10 @@ def spread(values) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def ci_text(values, digits: int = 4) -> str:
-    """``mean [low, high]``: the mean over seeds and its 95% CI (Student t)."""
-    return mean_ci(values).text(digits)
+def ci_text(values, digits: int = 4, bounds: tuple[float, float] | None = None) -> str:
+    """``mean [low, high]``: the mean over seeds and its 95% CI (Student t; with ``bounds``, inside them:
+    ``stats.UNIT`` for accuracies and fractions, ``stats.POSITIVE`` for times)."""
+    return mean_ci(values, bounds=bounds).text(digits)
 
 
 def claims_markdown(claims: list[Claim]) -> str:

@@ -31,7 +31,7 @@ def plan(settings: Settings) -> list[RunSpec]:
     return [RunSpec(label(m), settings.config(seed, epochs, norm="bn", batch_size=BATCH, groups=ex4.GROUPS,
                                               bn_momentum=round(1 - m, 6)),
                     train_steps=settings.images_per_epoch // BATCH)
-            for m in MOMENTA for seed in range(settings.seeds)]
+            for m in MOMENTA for seed in settings.seed_list()]
 
 
 def claims(measured: dict) -> list[Claim]:
