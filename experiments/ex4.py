@@ -78,9 +78,9 @@ def claims(measured: dict) -> list[Claim]:
     out.append(Claim("GN's accuracy varies less across batch sizes than BN's", "range of val acc over batch sizes, GN - BN",
                      paired_ci(spread_gn, spread_bn, bounded=True), "<", 0.0, key="gn_less_sensitive"))
     out.append(Claim(f"BN's running averages lag at batch {BATCH_SIZES[-1]} (training mode beats inference mode)",
-                     "val acc, training mode - inference mode", paired_ci(values("bn", BATCH_SIZES[-1], "train_mode_val_acc"), values("bn", BATCH_SIZES[-1], "val_acc"),
-                               bounded=True), ">", 0.0,
-                     key="bn_stale_averages"))
+                     "val acc, training mode - inference mode",
+                     paired_ci(values("bn", BATCH_SIZES[-1], "train_mode_val_acc"), values("bn", BATCH_SIZES[-1], "val_acc"),
+                               bounded=True), ">", 0.0, key="bn_stale_averages"))
     return out
 
 

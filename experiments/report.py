@@ -65,7 +65,9 @@ def claims_json(claims: list[Claim]) -> list[dict]:
 
 
 PAIRING = ("Paired seeds: seed s gives every variant the same initial weights and the same order of training "
-           "images; differences are taken per seed, and every interval is a 95% Student-t CI over seeds.")
+           "images; differences are taken per seed, and every interval is a 95% CI over seeds: Student t, on the logit "
+           "scale for accuracies and fractions (cut to the bounds when a value sits on 0 or 1) and on the log scale for "
+           "times and ratios, so that no interval leaves its quantity's range.")
 
 
 def last(fit: Fit, metric: str) -> float:

@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         threads_before = torch.get_num_threads()
         torch.set_num_threads(pool.n_threads)  # restored below: main() also runs inside other processes (tests)
         if args.name == "followup":
+            if not Path(args.out).is_dir():
+                raise UsageError(f"--out {args.out} is not a folder of reports; run the experiments first or point --out at them")
             print(followup.text(Path(args.out), args.workers or 2), flush=True)
             return 0
         settings = Settings(seeds=args.seeds, seed_offset=args.seed_offset, epochs=args.epochs, data=args.data, data_dir=args.data_dir,
