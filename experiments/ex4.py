@@ -92,7 +92,7 @@ def analyse(fits, settings: Settings) -> Report:
         for norm in NORMS:
             ms = measured[label(norm, b)]
             rows.append([str(b), norm, str(ms[0]["steps"]), f"{mean(m['loss_std_last'] for m in ms):.4f}",
-                         ci_text([m["val_acc"] for m in ms]), ci_text([m["train_mode_val_acc"] for m in ms]),
+                         ci_text([m["val_acc"] for m in ms], bounds=UNIT), ci_text([m["train_mode_val_acc"] for m in ms], bounds=UNIT),
                          f"{mean(m['mode_gap'] for m in ms):+.4f}", "yes" if any(m["nan"] for m in ms) else "no"])
     checked = claims(measured)
     focus = [f for f in fits if f.spec.config.batch_size == FOCUS]

@@ -11,7 +11,7 @@ from ledger import followup
 from ledger.build import build, write
 from ledger.parts import PARTS, part
 from ledger.rows import ROWS
-from experiments.stats import Claim, Estimate
+from experiments.stats import Claim
 
 
 def test_every_part_is_declared_with_a_label_unique_in_its_row():
