@@ -170,7 +170,11 @@ def build(out_root: Path) -> list[Entry]:
             if source not in results:
                 result = PartResult(source, part(source), pilot.get(source))
                 if result.pilot is not None and decide(result.pilot, result.part.margin) == INCONCLUSIVE:
-                    result.need = seeds_needed(result.pilot, result.part.margin)
+                    cut = sum(a or b for a, b in result.pilot.censored)
+                    result.need = (Need(None, math.nan, f"the target was not reached in {cut} of {len(result.pilot.censored)} "
+                                        "seeds: more seeds of the same length cannot decide it; longer runs (--epochs) can")
+                                   if 2 * cut > len(result.pilot.censored) else
+                                   seeds_needed(result.pilot, result.part.margin))
                     result.fresh = fresh.get(source)  # only an undecided pilot is followed up
                 results[source] = result
             parts.append(results[source])

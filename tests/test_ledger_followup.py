@@ -91,3 +91,15 @@ def test_fresh_seeds_that_overlap_the_pilot_are_left_out(reports):
     entries = {e.row.id: e for e in build(reports)}
     gelu = {p.source: p for p in entries[7].parts}["ex2:gelu_after"]
     assert gelu.fresh is None and any("overlap" in n for n in entries[7].notes)
+
+
+def test_a_part_censored_in_most_seeds_asks_for_longer_runs_not_more_seeds(reports):
+    path = reports / "ex1" / "results.json"
+    data = json.loads(path.read_text())
+    data["summary"]["bn"]["to_acc_0.85"]["reached"] = [False] * 5
+    data["summary"]["none"]["to_acc_0.85"]["reached"] = [False] * 5
+    path.write_text(json.dumps(data))
+    seconds = {p.source: p for e in build(reports) for p in e.parts}["ex1:seconds_to_acc"]
+    assert seconds.verdict == "inconclusive" and seconds.need.seeds is None and "longer runs" in seconds.need.text
+    assert "both sides never reached the target in 5 of 5 seeds" in seconds.pilot.censoring_note
+    assert not [c for c in followup.plan(reports)[1] if " ex1 " in c]
