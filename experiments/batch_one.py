@@ -14,7 +14,7 @@ import torch
 from experiments import ex4
 from experiments.report import PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last, standard_figures
 from experiments.runner import RunSpec, Settings, by_variant
-from experiments.stats import Claim, mean_ci
+from experiments.stats import UNIT, Claim, mean_ci
 from lightning_mods.data import FashionMNISTDataModule
 from lightning_mods.errors import UsageError
 
@@ -31,7 +31,7 @@ def plan(settings: Settings) -> list[RunSpec]:
     epochs = settings.epochs_or(ex4.EPOCHS)
     return [RunSpec(label(norm), settings.config(seed, epochs, norm=norm, batch_size=1, groups=ex4.GROUPS),
                     train_steps=settings.images_per_epoch)
-            for norm in NORMS for seed in range(settings.seeds)]
+            for norm in NORMS for seed in settings.seed_list()]
 
 
 def bn_refusals(seed: int) -> dict:
@@ -52,18 +52,18 @@ def bn_refusals(seed: int) -> dict:
 
 
 def claims(measured: dict, refusals: list[dict]) -> list[Claim]:
-    out = [Claim(f"{NAMES[norm]} trains at batch size 1", "final val acc at batch 1", mean_ci([m["val_acc"] for m in ms]),
+    out = [Claim(f"{NAMES[norm]} trains at batch size 1", "final val acc at batch 1", mean_ci([m["val_acc"] for m in ms], bounds=UNIT),
                  ">", TRAINS_ACC, key=f"{norm}_trains") for norm, ms in ((n, measured[label(n)]) for n in NORMS)]
     out.append(Claim("BN cannot train at batch size 1: torch refuses it", "fraction of seeds refused by torch",
-                     mean_ci([float(r["torch"] is not None) for r in refusals]), ">=", 1.0, key="bn_refused"))
+                     mean_ci([float(r["torch"] is not None) for r in refusals], bounds=UNIT), ">=", 1.0, key="bn_refused"))
     return out
 
 
 def analyse(fits, settings: Settings) -> Report:
     measured = {name: [{"val_acc": last(f, "val/acc"), "val_loss": last(f, "val/loss"), "steps": len(f.step_losses)}
                        for f in group] for name, group in by_variant(fits).items()}
-    refusals = [bn_refusals(seed) for seed in range(settings.seeds)]
-    rows = [[NAMES[norm], str(measured[label(norm)][0]["steps"]), ci_text([m["val_acc"] for m in measured[label(norm)]]),
+    refusals = [bn_refusals(seed) for seed in settings.seed_list()]
+    rows = [[NAMES[norm], str(measured[label(norm)][0]["steps"]), ci_text([m["val_acc"] for m in measured[label(norm)]], bounds=UNIT),
              ci_text([m["val_loss"] for m in measured[label(norm)]])] for norm in NORMS]
     rows.append(["BN", "0 (refused)", "-", "-"])
     checked = claims(measured, refusals)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              mean, standard_figures)
 from experiments.runner import MLP_EPOCHS, RunSpec, Settings, by_variant
-from experiments.stats import Claim, ratio_ci
-from experiments.targets import resolution, times_to
+from experiments.stats import POSITIVE, UNIT, Claim, ratio_ci
+from experiments.targets import censored, resolution, times_to
 
 TARGET_ACC = 0.85
 NORMS = ("none", "bn")
@@ -17,16 +17,17 @@ CHECKS = 10  # validations per epoch
 def plan(settings: Settings) -> list[RunSpec]:
     epochs = settings.epochs_or(MLP_EPOCHS)
     return [RunSpec(norm, settings.config(seed, epochs, norm=norm), checks_per_epoch=CHECKS)
-            for norm in NORMS for seed in range(settings.seeds)]
+            for norm in NORMS for seed in settings.seed_list()]
 
 
 def claims(summary: dict) -> list[Claim]:
     none, bn = summary["none"], summary["bn"]
+    # Seconds to the target: optimizer steps x the benchmark's seconds per step, made by the ledger
+    # (ledger/timing.py), not the wall clock of runs that shared their cores.
     return [
         Claim("BN reaches val acc 0.85 in fewer epochs", "epochs, BN / none",
-              ratio_ci(bn["to_acc_0.85"]["epochs"], none["to_acc_0.85"]["epochs"]), "<", 1.0, key="epochs_to_acc"),
-        Claim("BN reaches val acc 0.85 in less training time", "seconds, BN / none",
-              ratio_ci(bn["to_acc_0.85"]["seconds"], none["to_acc_0.85"]["seconds"]), "<", 1.0, key="seconds_to_acc"),
+              ratio_ci(bn["to_acc_0.85"]["epochs"], none["to_acc_0.85"]["epochs"]), "<", 1.0, key="epochs_to_acc",
+              censored=censored(bn["to_acc_0.85"], none["to_acc_0.85"]), sides=("BN", "none")),
     ]
 
 
@@ -40,7 +41,7 @@ def summarize(fits) -> dict:
 
 
 def _reached(times: dict, key: str, digits: int = 2) -> str:
-    text = ci_text(times[key], digits)
+    text = ci_text(times[key], digits, POSITIVE)
     misses = times["reached"].count(False)
     return text + (f" ({misses} seed(s) never reached: counted as the run's length, a lower bound)" if misses else "")
 
@@ -48,16 +49,17 @@ def _reached(times: dict, key: str, digits: int = 2) -> str:
 def analyse(fits, settings: Settings) -> Report:
     summary = summarize(fits)
     checked = claims(summary)
-    rows = [[norm, _reached(s["to_acc_0.85"], "epochs"), ci_text(s["to_acc_0.85"]["steps"], 0),
+    rows = [[norm, _reached(s["to_acc_0.85"], "epochs"), ci_text(s["to_acc_0.85"]["steps"], 0, POSITIVE),
              _reached(s["to_acc_0.85"], "seconds", 1), f"{s['seconds_per_epoch']:.2f}", ci_text(s["final_val_loss"]),
-             ci_text(s["final_val_acc"])] for norm, s in summary.items()]
+             ci_text(s["final_val_acc"], bounds=UNIT)] for norm, s in summary.items()]
     epochs = len(fits[0].history)
     return Report(
         name="ex1", title="Exercise 1: the MLP with and without BatchNorm",
         setup=(f"MLP {fits[0].spec.config.hidden}, BN before ReLU, SGD lr 0.01, batch 32, He init, {epochs} epochs, "
                f"{settings.seeds} seeds, {settings.data} data, validated every {resolution(fits[0]):.3f} epoch. "
-               f"{PAIRING} Seconds are training-step wall time only (validation excluded), measured on this machine "
-               "with runs sharing its cores. Ratios: t on per-seed log-ratios (geometric mean and its CI)."),
+               f"{PAIRING} Seconds here are training-step wall time only (validation excluded), measured with runs sharing "
+               "the machine's cores: shown, not judged; the claims ledger's seconds are optimizer steps x the benchmark's "
+               "seconds per step (reports/bench). Ratios: t on per-seed log-ratios (geometric mean and its CI)."),
         columns=["norm", "epochs to val acc >= 0.85", "optimizer steps to 0.85", "seconds to 0.85",
                  "s / epoch", "final val loss", "final val acc"],
         rows=rows, paragraph=" ".join(c.sentence(3) for c in checked),

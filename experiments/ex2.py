@@ -11,7 +11,7 @@ from experiments import ex1
 from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              standard_figures)
 from experiments.runner import MLP_EPOCHS, RunSpec, Settings, by_variant
-from experiments.stats import Claim, paired_ci
+from experiments.stats import POSITIVE, UNIT, Claim, paired_ci
 from lightning_mods.history import epochs_to
 
 ACTIVATIONS = ("relu", "gelu", "silu")
@@ -30,7 +30,7 @@ def plan(settings: Settings) -> list[RunSpec]:
     epochs = settings.epochs_or(MLP_EPOCHS)
     return [RunSpec(variant(p, a), settings.config(seed, epochs, norm="bn", placement=p, activation=a),
                     checks_per_epoch=ex1.CHECKS)
-            for a in ACTIVATIONS for p in PLACEMENTS for seed in range(settings.seeds)]
+            for a in ACTIVATIONS for p in PLACEMENTS for seed in settings.seed_list()]
 
 
 def claims(summary: dict) -> list[Claim]:
@@ -40,7 +40,7 @@ def claims(summary: dict) -> list[Claim]:
         lose = "post" if win == "pre" else "pre"
         out.append(Claim(f"BN {WORDS[win]} the activation beats {WORDS[lose]} with {NAMES[a]}",
                          f"final val acc, {WORDS[win]} - {WORDS[lose]}",
-                         paired_ci(summary[variant(win, a)]["final_val_acc"], summary[variant(lose, a)]["final_val_acc"]),
+                         paired_ci(summary[variant(win, a)]["final_val_acc"], summary[variant(lose, a)]["final_val_acc"], bounded=True),
                          ">", 0.0, key=f"{a}_{WORDS[win]}"))
     return out
 
@@ -56,8 +56,8 @@ def analyse(fits, settings: Settings) -> Report:
     for a in ACTIVATIONS:
         for p in PLACEMENTS:
             s = summary[variant(p, a)]
-            rows.append([a, WORDS[p], ci_text(s["final_val_acc"]), ci_text(s["final_val_loss"]),
-                         ci_text(s["min_val_loss"]), ci_text(s["epochs_to_val_loss_0.4"], 2)])
+            rows.append([a, WORDS[p], ci_text(s["final_val_acc"], bounds=UNIT), ci_text(s["final_val_loss"]),
+                         ci_text(s["min_val_loss"]), ci_text(s["epochs_to_val_loss_0.4"], 2, POSITIVE)])
     checked = claims(summary)
     epochs = len(fits[0].history)
     return Report(

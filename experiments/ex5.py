@@ -17,7 +17,7 @@ from experiments.probes import as_float, mode_accuracies, mode_change
 from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              markdown_table, mean, standard_figures)
 from experiments.runner import RunSpec, Settings, by_variant, split
-from experiments.stats import Claim, mean_ci, paired_ci
+from experiments.stats import UNIT, Claim, mean_ci, paired_ci
 
 NORMS = ("none", "ln", "bn")
 EPOCHS = 3
@@ -32,7 +32,7 @@ def plan(settings: Settings) -> list[RunSpec]:
     epochs = settings.epochs_or(EPOCHS)
     return [RunSpec(f"LSTM, {norm} before" if norm != "none" else "LSTM, plain",
                     settings.config(seed, epochs, norm=norm, **LSTM_TRAINING))
-            for norm in NORMS for seed in range(settings.seeds)]
+            for norm in NORMS for seed in settings.seed_list()]
 
 
 def claims(measured: dict) -> list[Claim]:
@@ -43,13 +43,13 @@ def claims(measured: dict) -> list[Claim]:
 
     return [
         Claim("An LSTM with LayerNorm before it trains at least as well as the plain LSTM", "final val acc, LN - plain",
-              paired_ci(acc(ln), acc(plain)), ">", 0.0, key="ln_beats_plain"),
+              paired_ci(acc(ln), acc(plain), bounded=True), ">", 0.0, key="ln_beats_plain"),
         Claim("LayerNorm before the LSTM beats BatchNorm before it", "final val acc, LN - BN",
-              paired_ci(acc(ln), acc(bn)), ">", 0.0, key="ln_beats_bn"),
+              paired_ci(acc(ln), acc(bn), bounded=True), ">", 0.0, key="ln_beats_bn"),
         Claim("LN's predictions are the same in training and inference mode", "fraction of predictions changed",
-              mean_ci(acc(ln, "changed_fraction")), "<=", 0.0, key="ln_same_modes"),
+              mean_ci(acc(ln, "changed_fraction"), bounds=UNIT), "<=", 0.0, key="ln_same_modes"),
         Claim("BN's output depends on the batch in training mode", "fraction of predictions changed",
-              mean_ci(acc(bn, "changed_fraction")), ">", 0.0, key="bn_batch_dependent"),
+              mean_ci(acc(bn, "changed_fraction"), bounds=UNIT), ">", 0.0, key="bn_batch_dependent"),
     ] + [Claim(f"BN before the LSTM loses more accuracy than LN when sequences have {steps} steps instead of 28",
                f"val acc drop 28 -> {steps} steps, BN - LN",
                paired_ci([m["length_acc"][28] - m["length_acc"][steps] for m in bn],
@@ -104,9 +104,9 @@ def analyse(fits, settings: Settings) -> Report:
                            **({"bn_stat_shift": {steps: bn_statistics_shift(f.model.net, images, steps) for steps in LENGTHS}}
                               if name.startswith("LSTM, bn") else {})}
                           for f in group]
-    rows = [[name, ci_text([m["val_acc"] for m in ms]), ci_text([m["val_loss"] for m in ms]),
-             f"{mean(m['changed_fraction'] for m in ms):.4f}", ci_text([m["train_mode_acc"] for m in ms]),
-             ci_text([m["train_mode_acc_small_batch"] for m in ms])] for name, ms in measured.items()]
+    rows = [[name, ci_text([m["val_acc"] for m in ms], bounds=UNIT), ci_text([m["val_loss"] for m in ms]),
+             f"{mean(m['changed_fraction'] for m in ms):.4f}", ci_text([m["train_mode_acc"] for m in ms], bounds=UNIT),
+             ci_text([m["train_mode_acc_small_batch"] for m in ms], bounds=UNIT)] for name, ms in measured.items()]
     checked = claims(measured)
     config = fits[0].spec.config
     return Report(
@@ -145,8 +145,8 @@ def _length_table(measured: dict) -> str:
     for name, ms in measured.items():
         for steps in LENGTHS:
             shift = ci_text([m["bn_stat_shift"][steps] for m in ms], 3) if "bn_stat_shift" in ms[0] else "-"
-            rows.append([name, str(steps), ci_text([m["length_acc"][steps] for m in ms]),
-                         ci_text([m["length_acc_train_mode"][steps] for m in ms]), shift])
+            rows.append([name, str(steps), ci_text([m["length_acc"][steps] for m in ms], bounds=UNIT),
+                         ci_text([m["length_acc_train_mode"][steps] for m in ms], bounds=UNIT), shift])
     return ("## Sequence length (trained on 28 steps)\n\n"
             "Each validation image read as a sequence of 14, 28 or 56 rows: the whole image resampled along its rows "
             "(bilinear; antialiased when shrinking), so only the number of steps changes. BN statistics shift: mean over "

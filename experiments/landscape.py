@@ -49,7 +49,7 @@ def plan(settings: Settings) -> list[RunSpec]:
     specs = []
     for lr in LRS:
         for norm in NORMS:
-            for seed in range(settings.seeds):
+            for seed in settings.seed_list():
                 config = settings.config(seed, epochs, norm=norm, lr=lr, batch_size=BATCH_SIZE)
                 every = min(PROBE_EVERY, max(1, epochs * steps_per_epoch(config) // MIN_PROBES))
                 specs.append(RunSpec(label(norm, lr), config, probe_every=every, stop_at_nan=True))

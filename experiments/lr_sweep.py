@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              mean_band)
 from experiments.runner import RunSpec, Settings, by_variant
-from experiments.stats import Claim, mean_ci, paired_ci, ratio_ci
+from experiments.stats import UNIT, Claim, mean_ci, paired_ci, ratio_ci
 
 NORMS = ("none", "bn", "ln")
 LRS = (0.01, 0.03, 0.1, 0.3, 1.0)
@@ -34,7 +34,7 @@ def label(norm: str, lr: float) -> str:
 def plan(settings: Settings) -> list[RunSpec]:
     epochs = settings.epochs_or(EPOCHS)
     return [RunSpec(label(norm, lr), settings.config(seed, epochs, norm=norm, lr=lr), stop_at_nan=True)
-            for lr in LRS for norm in NORMS for seed in range(settings.seeds)]
+            for lr in LRS for norm in NORMS for seed in settings.seed_list()]
 
 
 def measure(fit) -> dict:
@@ -60,7 +60,7 @@ def claims(measured: dict, seeds: int) -> list[Claim]:
         Claim("BN trains at higher learning rates than no norm", "highest trainable rate of the sweep, BN / none",
               ratio_ci(highest["bn"], highest["none"]), ">", 1.0, key="bn_higher_lr"),
         Claim(f"At the sweep's highest rate ({top:g}) BN beats no norm", f"final val acc at lr {top:g}, BN - none",
-              paired_ci(acc["bn"], acc["none"]), ">", 0.0, key="bn_beats_none_at_top"),
+              paired_ci(acc["bn"], acc["none"], bounded=True), ">", 0.0, key="bn_beats_none_at_top"),
         Claim("LN trains at higher learning rates than no norm", "highest trainable rate of the sweep, LN / none",
               ratio_ci(highest["ln"], highest["none"]), ">", 1.0, key="ln_higher_lr"),
         Claim("No norm diverges at the highest rate more often than BN", f"diverged seeds at lr {top:g}, none - BN",
@@ -76,7 +76,7 @@ def analyse(fits, settings: Settings) -> Report:
         for norm in NORMS:
             ms = measured[label(norm, lr)]
             went = [m for m in ms if m["diverged"]]
-            rows.append([f"{lr:g}", norm, ci_text([m["val_acc"] for m in ms]), f"{sum(m['trains'] for m in ms)}/{len(ms)}",
+            rows.append([f"{lr:g}", norm, ci_text([m["val_acc"] for m in ms], bounds=UNIT), f"{sum(m['trains'] for m in ms)}/{len(ms)}",
                          f"{len(went)}/{len(ms)}", "; ".join(sorted({m["where"] for m in went if m["where"]})) or "-"])
     checked = claims(measured, settings.seeds)
     highest = {norm: highest_trainable(measured, norm, settings.seeds) for norm in NORMS}
@@ -102,7 +102,7 @@ def analyse(fits, settings: Settings) -> Report:
 def _figure(measured: dict, seeds: int) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for norm in NORMS:
-        estimates = [mean_ci([m["val_acc"] for m in measured[label(norm, lr)]]) for lr in LRS]
+        estimates = [mean_ci([m["val_acc"] for m in measured[label(norm, lr)]], bounds=UNIT) for lr in LRS]
         mid, low, high = mean_band(estimates)
         (line,) = ax.plot(LRS, mid, marker="o", label=NAMES[norm])
         ax.fill_between(LRS, low, high, color=line.get_color(), alpha=0.2, linewidth=0)

@@ -48,9 +48,10 @@ def spread(values) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def ci_text(values, digits: int = 4) -> str:
-    """``mean [low, high]``: the mean over seeds and its 95% CI (Student t)."""
-    return mean_ci(values).text(digits)
+def ci_text(values, digits: int = 4, bounds: tuple[float, float] | None = None) -> str:
+    """``mean [low, high]``: the mean over seeds and its 95% CI (Student t; with ``bounds``, inside them:
+    ``stats.UNIT`` for accuracies and fractions, ``stats.POSITIVE`` for times)."""
+    return mean_ci(values, bounds=bounds).text(digits)
 
 
 def claims_markdown(claims: list[Claim]) -> str:
@@ -64,7 +65,9 @@ def claims_json(claims: list[Claim]) -> list[dict]:
 
 
 PAIRING = ("Paired seeds: seed s gives every variant the same initial weights and the same order of training "
-           "images; differences are taken per seed, and every interval is a 95% Student-t CI over seeds.")
+           "images; differences are taken per seed, and every interval is a 95% CI over seeds: Student t, on the logit "
+           "scale for accuracies and fractions (cut to the bounds when a value sits on 0 or 1) and on the log scale for "
+           "times and ratios, so that no interval leaves its quantity's range.")
 
 
 def last(fit: Fit, metric: str) -> float:

@@ -47,6 +47,7 @@ class Settings:
 
     seeds: int = 5
     epochs: int | None = None  # None: each experiment's default
+    seed_offset: int = 0  # the seeds are seed_offset .. seed_offset + seeds - 1 (fresh seeds for a follow-up)
     data: str = "real"
     data_dir: str | None = None
     progress: bool = True
@@ -56,6 +57,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.seeds < 1:
             raise UsageError(f"--seeds {self.seeds} must be at least 1")
+        if self.seed_offset < 0:
+            raise UsageError(f"--seed-offset {self.seed_offset} must be 0 or more")
         if self.epochs is not None and self.epochs < 1:
             raise UsageError(f"--epochs {self.epochs} must be at least 1")
         if self.seeds < 2:
@@ -63,6 +66,10 @@ class Settings:
                           "inconclusive", stacklevel=2)
         if self.images_per_epoch < 128:
             raise UsageError(f"--images-per-epoch {self.images_per_epoch} must be at least 128 (one batch of 128)")
+
+    def seed_list(self) -> range:
+        """The seeds every variant runs with, in order (seed s pairs the variants)."""
+        return range(self.seed_offset, self.seed_offset + self.seeds)
 
     def epochs_or(self, default: int) -> int:
         return self.epochs or default

@@ -15,7 +15,7 @@ from experiments.probes import mode_accuracies
 from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last,
                                              standard_figures)
 from experiments.runner import RunSpec, Settings, by_variant, split
-from experiments.stats import Claim, mean_ci, paired_ci
+from experiments.stats import UNIT, Claim, mean_ci, paired_ci
 
 BATCH = 128
 MOMENTA = (0.99, 0.9)  # Keras's convention (torch momentum = 1 - this)
@@ -31,7 +31,7 @@ def plan(settings: Settings) -> list[RunSpec]:
     return [RunSpec(label(m), settings.config(seed, epochs, norm="bn", batch_size=BATCH, groups=ex4.GROUPS,
                                               bn_momentum=round(1 - m, 6)),
                     train_steps=settings.images_per_epoch // BATCH)
-            for m in MOMENTA for seed in range(settings.seeds)]
+            for m in MOMENTA for seed in settings.seed_list()]
 
 
 def claims(measured: dict) -> list[Claim]:
@@ -51,8 +51,8 @@ def analyse(fits, settings: Settings) -> Report:
     measured = {name: [{"val_loss": last(f, "val/loss"), "steps": len(f.step_losses),
                         **mode_accuracies(f.model.net, images, labels, BATCH)} for f in group]
                 for name, group in by_variant(fits).items()}
-    rows = [[f"{m:g}", f"{1 - m:g}", str(measured[label(m)][0]["steps"]), ci_text([x["eval_acc"] for x in measured[label(m)]]),
-             ci_text([x["train_mode_acc"] for x in measured[label(m)]]), ci_text([x["gap"] for x in measured[label(m)]])]
+    rows = [[f"{m:g}", f"{1 - m:g}", str(measured[label(m)][0]["steps"]), ci_text([x["eval_acc"] for x in measured[label(m)]], bounds=UNIT),
+             ci_text([x["train_mode_acc"] for x in measured[label(m)]], bounds=UNIT), ci_text([x["gap"] for x in measured[label(m)]])]
             for m in MOMENTA]
     checked = claims(measured)
     return Report(

@@ -9,7 +9,6 @@ premise check (does the argument still exist?).
 from __future__ import annotations
 
 import inspect
-import json
 import warnings
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import torch
 from torch import nn
 
 from experiments.probes import as_float
-from experiments.stats import Claim, mean_ci, ratio_ci
+from experiments.cost import bench_rows, bn_cost
+from experiments.stats import Claim, mean_ci
 
 TOLERANCE = 1e-4  # float32 rounding
 IN_BATCH = 64
@@ -105,25 +105,20 @@ def instance_norm(images: torch.Tensor, seeds: int) -> tuple[list[Claim], str]:
 
 def bench_cost(folder: Path) -> tuple[list[Claim], str]:
     """BN's seconds per epoch over no norm's, the Lightning path, from every ``*.json`` the benchmark
-    wrote in ``folder``: epochs paired by their index (the benchmark times them side by side)."""
-    found = {}
-    for path in sorted(Path(folder).glob("*.json")):
-        report = json.loads(path.read_text())
-        for row in report.get("rows", []):
-            if row["variant"] == "lightning" and row["norm"] in ("none", "bn"):
-                kind = "gpu" if str(row["device"]).startswith("cuda") else "cpu"
-                found[(kind, row["batch_size"], row["norm"])] = (row["seconds"], row["device"], path.name)
+    wrote in ``folder``: ``experiments.cost.bn_cost``, the one number the README, the ledger and the
+    notebook use too (epochs paired by their index: the benchmark times them side by side)."""
+    rows = bench_rows(folder)
     out = []
     for kind in ("cpu", "gpu"):
         for batch in (32, 128):
-            bn, none = found.get((kind, batch, "bn")), found.get((kind, batch, "none"))
-            if bn is None or none is None:
+            estimate = bn_cost(folder, batch, kind)
+            if estimate is None:
                 continue
-            n = min(len(bn[0]), len(none[0]))
-            estimate = ratio_ci(bn[0][:n], none[0][:n])
+            bn = rows[(kind, batch, "bn")]
             claim = ("BN costs noticeable time per epoch on a CPU" if kind == "cpu" else
                      f"BN is almost free on a GPU (at most {GPU_FREE:g}x no norm's epoch)")
-            out.append(Claim(f"{claim}, batch {batch} ({bn[1]}, {bn[2]})", "seconds per epoch, BN / none (n: timed epochs)",
+            out.append(Claim(f"{claim}, batch {batch} ({bn['device']}, {bn['file']})",
+                             "seconds per epoch, BN / none (n: timed epochs)",
                              estimate, ">" if kind == "cpu" else "<", 1.0 if kind == "cpu" else GPU_FREE,
                              key=f"{kind}_cost_{batch}"))
     missing = [f"{k.upper()} batch {b}" for k in ("cpu", "gpu") for b in (32, 128) if f"{k}_cost_{b}" not in {c.key for c in out}]

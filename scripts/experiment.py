@@ -30,6 +30,7 @@ from experiments.registry import NAMES
 from experiments.report import markdown_table, text_table
 from experiments.runner import Runner, Settings, split
 from experiments.suite import run_experiments
+from ledger import followup
 from ledger.build import build, write
 from ledger.facts_report import write_facts
 from lightning_mods.data import DATA_SOURCES
@@ -41,9 +42,13 @@ MAX_EPOCHS = 50  # a bound, so that a typo cannot start a week-long run
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", choices=[*NAMES, "claims", "all"],
-                   help="which experiment to run; claims: the ledger, from the reports in --out; all: every experiment, then the ledger")
-    p.add_argument("--seeds", type=int, default=5, help="seeds per variant, 0..N-1 (default %(default)s)")
+    p.add_argument("name", choices=[*NAMES, "claims", "all", "followup"],
+                   help="which experiment to run; claims: the ledger, from the reports in --out; all: every experiment, "
+                        "then the ledger; followup: list the undecided claim parts, the fresh seeds each needs and the "
+                        "commands to run them (reads the reports in --out, trains nothing)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds per variant, K..K+N-1 (default %(default)s)")
+    p.add_argument("--seed-offset", type=int, default=0,
+                   help="K, the first seed (default %(default)s); fresh seeds for a follow-up start after the pilot's")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"epochs per run, at most {MAX_EPOCHS} (default: each experiment's own, see its report)")
     p.add_argument("--images-per-epoch", type=int, default=4_096,
@@ -85,7 +90,12 @@ def main(argv: list[str] | None = None) -> int:
                             ray_address=args.ray_address)
         threads_before = torch.get_num_threads()
         torch.set_num_threads(pool.n_threads)  # restored below: main() also runs inside other processes (tests)
-        settings = Settings(seeds=args.seeds, epochs=args.epochs, data=args.data, data_dir=args.data_dir,
+        if args.name == "followup":
+            if not Path(args.out).is_dir():
+                raise UsageError(f"--out {args.out} is not a folder of reports; run the experiments first or point --out at them")
+            print(followup.text(Path(args.out), args.workers or 2), flush=True)
+            return 0
+        settings = Settings(seeds=args.seeds, seed_offset=args.seed_offset, epochs=args.epochs, data=args.data, data_dir=args.data_dir,
                             progress=args.progress, images_per_epoch=args.images_per_epoch, pool=pool)
         out = Path(args.out)
         check_out_dir(out)
@@ -110,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"is trained once), {pool.n_workers} worker process(es) of {pool.n_threads} torch thread(s) each "
                 f"({pool.executor} executor) on a machine with {machine_cores()} cores.\n\n{index}\n\n"
                 "Every table gives means with 95% confidence intervals over seeds (Student t on the per-seed "
-                "paired differences; ratios: t on log-ratios); every verdict comes from the rule in "
-                "`experiments/stats.py`.\n")
+                "paired differences; ratios: t on log-ratios; accuracies and fractions inside [0, 1], times positive: "
+                "each interval's method is named); every verdict comes from the rule in `experiments/stats.py`, "
+                "margins and follow-ups in `experiments/decide.py` and `ledger/parts.py`.\n")
         if args.name == "claims":
             print(f"ledger: {', '.join(f'{n} {v}' for v, n in counts.items())}  ->  {out / 'claims.md'}", flush=True)
         print(f"\nwall time: {total:.0f} s ({pool.n_workers} workers x {pool.n_threads} threads)", flush=True)

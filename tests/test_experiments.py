@@ -72,7 +72,9 @@ def test_all_writes_the_claims_ledger_and_every_cited_claim_is_found(all_reports
     ledger = json.loads((out / "claims.json").read_text())
     assert [row["id"] for row in ledger["claims"]] == list(range(1, 29))
     unresolved = [part["source"] for row in ledger["claims"] for part in row["parts"] if part.get("not_measured")]
-    assert all(source.startswith(("facts:cpu_cost", "facts:gpu_cost")) for source in unresolved), unresolved
+    # the benchmark's rows, and the seconds to a target made from them (steps x s/step), need a bench JSON
+    needs_bench = ("facts:cpu_cost", "facts:gpu_cost", "ex1:seconds_to_acc", "homework:seconds_to_loss")
+    assert all(source.startswith(needs_bench) for source in unresolved), unresolved
     assert "[claims](claims.md)" in (out / "report.md").read_text()
     assert "| 28 |" in (out / "claims.md").read_text()
 
@@ -84,6 +86,15 @@ def test_claims_alone_rebuilds_the_ledger_from_the_reports(experiment, all_repor
     assert "ledger: " in capsys.readouterr().out
     after = json.loads((out / "claims.json").read_text())
     assert [r["verdict"] for r in after["claims"]] == [r["verdict"] for r in before["claims"]]
+
+
+def test_followup_lists_the_undecided_parts_and_trains_nothing(experiment, all_reports, capsys):
+    _, out, _ = all_reports
+    before = sorted(p.name for p in out.iterdir())
+    assert experiment.main(["followup", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "fresh seeds needed" in printed or "no follow-up to run" in printed
+    assert sorted(p.name for p in out.iterdir()) == before
 
 
 def test_landscape_writes_the_papers_figure_and_its_claims(all_reports):
@@ -117,6 +128,7 @@ def test_one_name_writes_only_its_report(experiment, tmp_path, capsys):
     (["ex1", "--threads", "-1"], "--threads -1"),
     (["ex1", "--workers", "-2"], "--workers -2"),
     (["ex1", "--ray-address", "127.0.0.1:1"], "--ray-address needs --executor ray"),
+    (["ex1", "--seed-offset", "-1"], "--seed-offset -1"),
 ])
 def test_bad_numbers_are_usage_errors(experiment, tmp_path, capsys, argv, words):
     assert experiment.main([*argv, "--data", "synthetic", "--out", str(tmp_path)]) == 2

@@ -67,9 +67,13 @@ def ledger_folder(tmp_path_factory):
                 continue
             low, high = (-0.3, -0.1) if source == "ex2:gelu_after" else (0.1, 0.3)
             by_experiment.setdefault(experiment, []).append(_claim(key, low, high))
+    by_experiment["homework"] = [c for c in by_experiment["homework"] if c["key"] != "seconds_to_loss"]
+    steps = {"bn": [1900, 2000, 2100], "none": [4000, 4100, 3900]}  # the seconds part: steps x the bench's s/step
+    summaries = {"homework": {n: {"to_val_loss_0.4": {"steps": s, "reached": [True] * 3}} for n, s in steps.items()}}
     for experiment, claims in by_experiment.items():
         (out / experiment).mkdir()
-        (out / experiment / "results.json").write_text(json.dumps({"claims": claims}))
+        (out / experiment / "results.json").write_text(json.dumps({"claims": claims, "summary": summaries.get(experiment, {}),
+                                                                   "settings": {"seeds": 3, "seed_offset": 0}}))
     (out / "bench").mkdir()
     rows = [{"variant": "lightning", "norm": norm, "batch_size": batch, "device": "cpu", "seconds": seconds}
             for batch in (32, 128) for norm, seconds in (("none", [2.0, 2.1, 2.0]), ("bn", [2.4, 2.5, 2.3]))]
@@ -83,7 +87,7 @@ def test_row_verdicts_follow_their_parts(ledger_folder):
     _, entries, _ = ledger_folder
     assert {e.verdict for e in entries.values()} <= VERDICTS
     assert entries[8].verdict == "inconclusive"  # ex1 not measured
-    assert all(part is None for _, part in entries[8].parts)
+    assert all(part.pilot is None and part.verdict is None for part in entries[8].parts)
     assert entries[1].verdict == "inconclusive"  # ex1's parts missing, homework's supported
     assert entries[7].verdict == "contradicted"  # one contradicted part of three
     assert entries[2].verdict == "supported"
@@ -92,9 +96,10 @@ def test_row_verdicts_follow_their_parts(ledger_folder):
     assert entries[15].verdict == "supported"  # torch refuses (hand-made) and Keras outputs beta (measured here)
     assert entries[28].verdict == "supported"  # InstanceNorm per sample, measured on the images here
     assert entries[24].verdict == "inconclusive"  # CPU measured, GPU not
-    cpu = dict(entries[24].parts)["facts:cpu_cost_32"]
+    parts = {p.source: p for p in entries[24].parts}
+    cpu = parts["facts:cpu_cost_32"].pilot
     assert cpu.verdict == "supported" and cpu.estimate.n == 3 and 1.1 < cpu.estimate.mean < 1.3
-    assert dict(entries[24].parts)["facts:gpu_cost_32"] is None
+    assert parts["facts:gpu_cost_32"].pilot is None
 
 
 def test_claims_md_and_json(ledger_folder):
