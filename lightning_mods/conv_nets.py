@@ -54,6 +54,7 @@ class SmallCNN(nn.Module):
             layers += _block(conv, make_image_norm(norm, c, side, ln_axes=ln_axes, **norm_kwargs), activation, placement)
             layers.append(nn.MaxPool2d(2))
             c_in, side = c, side // 2
+        self.flat_shape = (c_in, side, side)  # what Flatten reads, in torch's (C, H, W) order
         layers += [nn.Flatten(), nn.Linear(c_in * side * side, NUM_CLASSES)]
         self.layers = nn.Sequential(*layers)
 
@@ -83,6 +84,7 @@ class LeNet(nn.Module):
             layers.append(nn.AvgPool2d(2))
             c_in, side = c, side // 2
         layers.append(nn.Flatten())
+        self.flat_shape = (c_in, side, side)  # what Flatten reads, in torch's (C, H, W) order
         width = c_in * side * side
         for w in LENET_DENSE:
             if norm == "gn":

@@ -35,6 +35,17 @@ def patches(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 1, 3, 2, 4).reshape(b, TOKENS, PATCH * PATCH)
 
 
+class PositionEmbedding(nn.Module):
+    """Adds a learned ``(1, tokens, width)`` embedding (N(0, 0.02) at the start), one per token position."""
+
+    def __init__(self, tokens: int, width: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(1, tokens, width) * 0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.weight
+
+
 class EncoderBlock(nn.Module):
     """Pre-norm: x + MHA(n1(x)); x + Dense(act(Dense(n2(x))))."""
 
@@ -67,15 +78,14 @@ class ViT(nn.Module):
         if placement != "pre":
             raise UsageError(f"--arch vit has pre-norm blocks only, not --placement {placement}; leave --placement out")
         self.embed = nn.Linear(PATCH * PATCH, width)
-        self.position = nn.Parameter(torch.zeros(1, TOKENS, width))
-        nn.init.normal_(self.position, std=0.02)
+        self.position = PositionEmbedding(TOKENS, width)
         self.blocks = nn.ModuleList(EncoderBlock(width, heads, mlp_width, norm, activation, **norm_kwargs)
                                     for _ in range(depth))
         self.norm = _norm(norm, width, **norm_kwargs)
         self.head = nn.Linear(width, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        tokens = self.embed(patches(x)) + self.position  # (B, 16, width)
+        tokens = self.position(self.embed(patches(x)))  # (B, 16, width)
         if keep is not None:
             tokens = tokens[:, keep]
         for block in self.blocks:
