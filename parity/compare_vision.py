@@ -2,20 +2,22 @@
 MLP and LSTM (training- and inference-mode forward on fresh float32 weights, then 20 SGD steps in
 float64 and every weight, moving statistic and the inference logits; the torch-vs-itself control),
 with the vision pairing of ``parity.transfer_vision``. Tolerances are compare's: 1e-5 forward,
-1e-4 after the steps, a row over 1e-4 counts only when its control is within it.
+1e-4 after the steps; bias arrays are measured on the scale of the net's largest bias
+(``_bias_floor``: some biases get no gradient at all), in the pair and in the control alike.
 """
 
 from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 
 from keras_ref.conv_models import build_cnn, build_lenet
 from keras_ref.training import sgd_steps as keras_sgd_steps
 from keras_ref.vit import build_vit
 from lightning_mods.nets import NetConfig, build_net
-from parity.compare import (BATCH_SIZE, LEARNING_RATE, MOVING, STEPS, Diff, PairReport, check_batch, control_diff,
+from parity.compare import (BATCH_SIZE, LEARNING_RATE, MOVING, STEPS, Diff, PairReport, check_batch,
                             diff, keras_logits, make_batches, torch_logits, torch_sgd_steps, worst)
 from parity.conventions import TABLE
 from parity.transfer_vision import named_arrays, torch_to_keras
@@ -69,13 +71,37 @@ def compare_vision(config: NetConfig, kwargs: dict, steps: int = STEPS, batch_si
     torch_sgd_steps(net, batches, learning_rate)
     keras_sgd_steps(model, batches, learning_rate)
     torch_side, keras_side = named_arrays(net, model)
-    diffs = {key: diff(torch_side[key], keras_side[key], key) for key in keras_side}
+    floor = _bias_floor(keras_side)
+    diffs = {key: diff(torch_side[key], keras_side[key], key, floor if key.endswith("bias") else 0.0) for key in keras_side}
     weights = worst([d for k, d in diffs.items() if not k.endswith(MOVING)])
     moving = worst([d for k, d in diffs.items() if k.endswith(MOVING)])
     xd = x.astype(sgd_dtype)
     after = diff(torch_logits(net, xd, False), keras_logits(model, xd, False), "logits")
-    drift = control_diff(start, batches, learning_rate) if control else None
+    drift = _control(start, batches, learning_rate) if control else None
     return PairReport(train_diff, eval_diff, weights, moving, after, drift)
+
+
+def _bias_floor(arrays: dict[str, np.ndarray]) -> float:
+    """Bias arrays are judged on the scale of the net's largest bias (``diff``'s floor), not their own:
+    some get NO gradient in exact arithmetic and stay at rounding level, so a difference relative to
+    their own scale is noise. MHA's key bias (adding q.b_k to every score of a query leaves the
+    softmax unchanged), and in the BN-ViT every bias that adds a per-channel constant to the residual
+    stream, which only ever enters BatchNorms (they subtract it again). Weights keep their own scale."""
+    return max((float(np.max(np.abs(v))) for k, v in arrays.items() if k.endswith("bias")), default=0.0)
+
+
+def _control(net, batches, learning_rate: float) -> Diff:
+    """``parity.compare.control_diff`` with the same bias floor: torch against itself started 1 ulp away."""
+    twin = copy.deepcopy(net)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.mul_(1 + torch.finfo(p.dtype).eps)
+    torch_sgd_steps(net, batches, learning_rate)
+    torch_sgd_steps(twin, batches, learning_rate)
+    ours = {name: p.detach().numpy() for name, p in net.named_parameters()}
+    floor = _bias_floor(ours)
+    return worst([diff(a, b.detach().numpy(), name, floor if name.endswith("bias") else 0.0)
+                  for (name, a), b in zip(ours.items(), twin.parameters())])
 
 
 def vision_rows() -> list[tuple[str, NetConfig, dict]]:
