@@ -13,8 +13,18 @@ import matplotlib.pyplot as plt
 import torch
 
 from experiments.probes import as_float
-from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last, mean, mean_band,
-                                standard_figures)
+from experiments.report import (
+    PAIRING,
+    Report,
+    ci_text,
+    claims_json,
+    claims_markdown,
+    histories,
+    last,
+    mean,
+    mean_band,
+    standard_figures,
+)
 from experiments.runner import RunSpec, Settings, by_variant, split
 from experiments.stats import Claim, mean_ci, paired_ci
 from lightning_mods.vit import TOKENS

@@ -11,8 +11,18 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from experiments.report import (PAIRING, Report, ci_text, claims_json, claims_markdown, histories, last, mean, mean_band,
-                                standard_figures)
+from experiments.report import (
+    PAIRING,
+    Report,
+    ci_text,
+    claims_json,
+    claims_markdown,
+    histories,
+    last,
+    mean,
+    mean_band,
+    standard_figures,
+)
 from experiments.runner import RunSpec, Settings, by_variant
 from experiments.stats import Claim, mean_ci, paired_ci
 

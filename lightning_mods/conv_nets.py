@@ -12,7 +12,12 @@ import torch  # noqa: F401  (the doctests)
 from torch import nn
 
 from lightning_mods.errors import UsageError
-from lightning_mods.norms import check_groups, make_activation, make_image_norm, make_norm
+from lightning_mods.norms import (
+    check_groups,
+    make_activation,
+    make_image_norm,
+    make_norm,
+)
 
 IMAGE_SIDE = 28
 NUM_CLASSES = 10

@@ -15,7 +15,14 @@ from torch import nn
 from lightning_mods.conv_nets import LeNet, SmallCNN
 from lightning_mods.errors import UsageError
 from lightning_mods.init import init_weights
-from lightning_mods.norms import KERAS_BN_MOMENTUM, KERAS_EPS, SequenceNorm, check_groups, make_activation, make_norm
+from lightning_mods.norms import (
+    KERAS_BN_MOMENTUM,
+    KERAS_EPS,
+    SequenceNorm,
+    check_groups,
+    make_activation,
+    make_norm,
+)
 from lightning_mods.spec_net import load_net
 from lightning_mods.vit import ViT
 

@@ -17,8 +17,21 @@ from keras_ref.conv_models import build_cnn, build_lenet
 from keras_ref.training import sgd_steps as keras_sgd_steps
 from keras_ref.vit import build_vit
 from lightning_mods.nets import NetConfig, build_net
-from parity.compare import (BATCH_SIZE, LEARNING_RATE, MOVING, STEPS, Diff, PairReport, check_batch,
-                            diff, keras_logits, make_batches, torch_logits, torch_sgd_steps, worst)
+from parity.compare import (
+    BATCH_SIZE,
+    LEARNING_RATE,
+    MOVING,
+    STEPS,
+    Diff,
+    PairReport,
+    check_batch,
+    diff,
+    keras_logits,
+    make_batches,
+    torch_logits,
+    torch_sgd_steps,
+    worst,
+)
 from parity.conventions import TABLE
 from parity.transfer_vision import named_arrays, torch_to_keras
 
