@@ -9,6 +9,7 @@ VARIANTS = ("lightning", "torch", "keras")  # (a), (b), (c) of issue 6
 
 @dataclass
 class BenchConfig:
+    arch: str = "mlp"  # mlp, cnn, lenet or vit: the same net in every variant (Keras: its keras_ref twin)
     norms: list[str] = field(default_factory=lambda: ["bn", "none", "ln"])
     batch_sizes: list[int] = field(default_factory=lambda: [32, 128])
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))

@@ -52,7 +52,7 @@ def plan(config: BenchConfig) -> list[list[dict]]:
     """One group of jobs per (batch, norm), one job per variant; the variant order rotates from
     one group to the next so that no variant always opens (or closes) the first round."""
     groups = []
-    common = dict(hidden=config.hidden, data=config.data, device=config.device, epochs=config.epochs, warmup=config.warmup,
+    common = dict(arch=config.arch, hidden=config.hidden, data=config.data, device=config.device, epochs=config.epochs, warmup=config.warmup,
                   threads=config.threads, slices=config.slices)
     for batch_size in config.batch_sizes:
         for norm in config.norms:

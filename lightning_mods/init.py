@@ -23,7 +23,7 @@ def _truncated_normal_(weight: torch.Tensor, std: float) -> None:
 
 
 def init_weights(net: nn.Module, scheme: str) -> nn.Module:
-    """Initialise every Linear (and LSTM) of ``net`` in place.
+    """Initialise every Linear and Conv2d (and LSTM) of ``net`` in place.
 
     ``he_normal``: truncated normal whose std is sqrt(2 / fan_in) (Keras ``HeNormal``), zero bias.
     ``glorot_uniform``: U(+-sqrt(6 / (fan_in + fan_out))) (Keras's Dense default), zero bias.
@@ -36,8 +36,8 @@ def init_weights(net: nn.Module, scheme: str) -> nn.Module:
     if scheme == "torch":
         return net
     for module in net.modules():
-        if isinstance(module, nn.Linear):
-            fan_out, fan_in = module.weight.shape  # torch Linear weight is (out, in)
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            fan_in = module.weight[0].numel()  # Linear (out, in); Conv2d (out, in, kh, kw): Keras's fan_in too
             if scheme == "he_normal":
                 _truncated_normal_(module.weight, math.sqrt(2.0 / fan_in))
             else:

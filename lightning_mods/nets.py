@@ -1,6 +1,7 @@
-"""The networks: plain ``nn.Module``s that know nothing of Lightning.
+"""The networks: plain ``nn.Module``s that know nothing of Lightning (the CNNs in
+``conv_nets.py``, the ViT in ``vit.py``; ``build_net`` is the one entry).
 
-Both take ``(B, 28, 28)`` images (or ``(B, 1, 28, 28)``) and return ``(B, 10)`` logits.
+All take ``(B, 28, 28)`` images (or ``(B, 1, 28, 28)``) and return ``(B, 10)`` logits.
 """
 
 from __future__ import annotations
@@ -11,12 +12,22 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from lightning_mods.conv_nets import LeNet, SmallCNN
 from lightning_mods.errors import UsageError
 from lightning_mods.init import init_weights
-from lightning_mods.norms import KERAS_BN_MOMENTUM, KERAS_EPS, SequenceNorm, check_groups, make_activation, make_norm
+from lightning_mods.norms import (
+    KERAS_BN_MOMENTUM,
+    KERAS_EPS,
+    SequenceNorm,
+    check_groups,
+    make_activation,
+    make_norm,
+)
 from lightning_mods.spec_net import load_net
+from lightning_mods.vit import ViT
 
-ARCHS = ("mlp", "lstm")
+ARCHS = ("mlp", "lstm", "cnn", "lenet", "vit")
+IMAGE_ARCHS = ("cnn", "lenet")  # the archs --ln-axes applies to
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
 
@@ -38,6 +49,7 @@ class NetConfig:
     bn_variance: str = "unbiased"
     dropout: float = 0.0  # MLP: Dropout(rate) at the end of every hidden block (0: no layer)
     norm_logits: bool = False  # MLP: the net's norm also on the 10 logits (the lesson's "BN before the softmax")
+    ln_axes: str = "chw"  # cnn, lenet: LayerNorm over C,H,W (Wu & He) or c (per pixel over C, Keras's axis=-1)
     net_dir: str | None = None  # a converted net (spec.yaml + weights.pt); then the fields above are unused
 
     def norm_kwargs(self) -> dict:
@@ -148,14 +160,23 @@ def build_net(config: NetConfig) -> nn.Module:
         return check_image_net(load_net(config.net_dir, logits=True), f"--net {config.net_dir}")
     if config.arch not in ARCHS:
         raise UsageError(f"unknown arch {config.arch!r}; choose one of {', '.join(ARCHS)}")
-    if config.arch == "mlp":
+    if config.arch != "mlp" and (config.dropout or config.norm_logits):
+        given = [flag for flag, on in (("--dropout", config.dropout), ("--norm-logits", config.norm_logits)) if on]
+        verb, it = ("applies", "it") if len(given) == 1 else ("apply", "them")
+        raise UsageError(f"{' and '.join(given)} {verb} to the MLP only: use --arch mlp, or leave {it} out")
+    if config.arch not in IMAGE_ARCHS and config.ln_axes != "chw":
+        raise UsageError(f"--ln-axes applies to the convolutional nets only ({', '.join(IMAGE_ARCHS)}): leave it out "
+                         f"for --arch {config.arch}")
+    if config.arch == "cnn":
+        net = SmallCNN(config.norm, config.placement, config.activation, ln_axes=config.ln_axes, **config.norm_kwargs())
+    elif config.arch == "lenet":
+        net = LeNet(config.norm, config.placement, config.activation, ln_axes=config.ln_axes, **config.norm_kwargs())
+    elif config.arch == "vit":
+        net = ViT(config.norm, config.placement, config.activation, **config.norm_kwargs())
+    elif config.arch == "mlp":
         net = MLP(config.hidden, config.norm, config.placement, config.activation, dropout=config.dropout,
                   norm_logits=config.norm_logits, **config.norm_kwargs())
     else:
-        given = [flag for flag, on in (("--dropout", config.dropout), ("--norm-logits", config.norm_logits)) if on]
-        if given:
-            verb, it = ("applies", "it") if len(given) == 1 else ("apply", "them")
-            raise UsageError(f"{' and '.join(given)} {verb} to the MLP only: use --arch mlp, or leave {it} out")
         net = LSTMClassifier(config.lstm_units, config.norm, **config.norm_kwargs())
     init_weights(net, config.init)
     return net

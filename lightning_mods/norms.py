@@ -17,8 +17,9 @@ from lightning_mods.errors import UsageError
 
 NORMS = ("none", "bn", "ln", "gn")
 PLACEMENTS = ("pre", "post")  # pre: Linear -> norm -> act; post: Linear -> act -> norm
-ACTIVATIONS = ("relu", "gelu", "silu")
+ACTIVATIONS = ("relu", "gelu", "silu", "sigmoid")  # sigmoid: d2l's BN-LeNet
 BN_VARIANCES = ("unbiased", "biased")  # how BN's running variance is updated
+LN_AXES = ("chw", "c")  # images: LayerNorm over C,H,W (Wu & He) or over C per pixel (Keras's default axis=-1)
 
 KERAS_BN_MOMENTUM = 0.01  # torch momentum = 1 - keras momentum (0.99)
 KERAS_EPS = 1e-3
@@ -143,8 +144,65 @@ def make_norm(
 
 
 def make_activation(activation: str) -> nn.Module:
-    """``relu|gelu|silu`` as a torch module (GELU exact, as Keras's default ``gelu``)."""
-    layers = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
+    """``relu|gelu|silu|sigmoid`` as a torch module (GELU exact, as Keras's default ``gelu``)."""
+    layers = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
     if activation not in layers:
         raise UsageError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     return layers[activation]()
+
+
+class ChannelsLast(nn.Module):
+    """Apply a features-last norm (LayerNorm over C) to ``(B, C, H, W)`` at every pixel: Keras's
+    ``LayerNormalization()`` (axis=-1) on an NHWC image."""
+
+    def __init__(self, norm: nn.Module) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class SpatialAsSteps(nn.Module):
+    """Apply a ``(B, C, L)`` norm to ``(B, C, H, W)`` with the H*W pixels as L (used for the
+    BatchNorm variants, biased or frozen, that only exist as 1d layers; the same statistics as 2d)."""
+
+    def __init__(self, norm: nn.Module) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.flatten(2)).reshape(x.shape)
+
+
+def make_image_norm(norm: str, channels: int, side: int, *, ln_axes: str = "chw", **kwargs) -> nn.Module:
+    """The norm ``norm`` for ``(B, C, H, W)`` feature maps with ``side`` x ``side`` pixels.
+
+    bn: BatchNorm2d, per channel over the batch and the pixels (Keras ``BatchNormalization(axis=-1)``
+    on NHWC). gn: GroupNorm, per sample over the pixels and a group of channels. ln: ``chw``, per
+    sample over C, H and W with a (C, H, W) gamma/beta (Wu & He; Keras ``axis=[1, 2, 3]``), or ``c``,
+    per sample and pixel over C with a (C,) gamma/beta (Keras's default ``axis=-1``).
+
+    >>> make_image_norm("ln", 8, 7)
+    LayerNorm((8, 7, 7), eps=0.001, elementwise_affine=True, bias=True)
+    """
+    if ln_axes not in LN_AXES:
+        raise UsageError(f"unknown --ln-axes {ln_axes!r}; choose chw (over C,H,W as in Wu & He) or c (Keras's axis=-1)")
+    if norm == "gn":
+        check_groups(kwargs.get("groups", 32), channels, f"conv layer of {channels} channels")
+    layer = make_norm(norm, channels, **kwargs)
+    if norm == "bn" and type(layer) is nn.BatchNorm1d:
+        plain = nn.BatchNorm2d(channels, eps=layer.eps, momentum=layer.momentum)
+        for mine, theirs in ((plain.weight, layer.weight), (plain.bias, layer.bias)):
+            mine.requires_grad_(theirs.requires_grad)
+        return plain
+    if norm == "bn":
+        return SpatialAsSteps(layer)
+    if norm == "ln" and ln_axes == "c":
+        return ChannelsLast(layer)
+    if norm == "ln":
+        wide = nn.LayerNorm([channels, side, side], eps=layer.eps)
+        wide.weight.requires_grad_(layer.weight.requires_grad)
+        wide.bias.requires_grad_(layer.bias.requires_grad)
+        return wide
+    return layer

@@ -30,6 +30,8 @@ from bench import VARIANTS, BenchConfig, format_table, run_bench  # noqa: E402  
 def build_parser() -> argparse.ArgumentParser:
     d = BenchConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", choices=("mlp", "cnn", "lenet", "vit"), default=d.arch,
+                   help="the net of every variant (Keras: its keras_ref twin; vit takes --norms none bn ln) (default %(default)s)")
     p.add_argument("--norms", nargs="+", choices=("none", "bn", "ln", "gn"), default=d.norms, help="default %(default)s")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=d.batch_sizes, help="default %(default)s")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=d.variants, help="default: all three")
@@ -47,11 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
     if args.quick:
-        return BenchConfig(norms=["bn"], batch_sizes=[64], variants=args.variants, epochs=1, warmup=1, hidden=[32, 16],
+        return BenchConfig(arch=args.arch, norms=["bn"], batch_sizes=[64], variants=args.variants, epochs=1, warmup=1, hidden=[32, 16],
                            data="synthetic", device=args.device, threads=args.threads, slices=args.slices)
     if args.epochs < 1 or args.warmup < 0 or args.slices < 1:
         raise SystemExit("error: --epochs and --slices must be at least 1, --warmup at least 0")
-    return BenchConfig(norms=args.norms, batch_sizes=args.batch_sizes, variants=args.variants, epochs=args.epochs,
+    if args.arch == "vit" and "gn" in args.norms:
+        raise SystemExit("error: --arch vit has no GroupNorm; use --norms none bn ln")
+    return BenchConfig(arch=args.arch, norms=args.norms, batch_sizes=args.batch_sizes, variants=args.variants, epochs=args.epochs,
                        warmup=args.warmup, hidden=args.hidden, data=args.data, device=args.device,
                        threads=args.threads, slices=args.slices)
 

@@ -26,6 +26,7 @@ from lightning_mods.errors import EXIT_USAGE, UsageError
 from lightning_mods.norms import ACTIVATIONS, NORMS, PLACEMENTS, check_groups
 from parity.compare import (FORWARD_RTOL, SGD_RTOL, Diff, PairReport, compare_pair, lstm_bias_step,
                             moving_variance_step)
+from parity.compare_vision import compare_vision, vision_rows
 from parity.conventions import NetSpec, format_table, matched_pair, raw_defaults_pair
 
 HEADER = (f"{'net':<24} {'train fwd':>17} {'eval fwd':>17} {'weights@N':>17} {'moving@N':>17} "
@@ -60,7 +61,7 @@ def line(name: str, r: PairReport, verdict: str | None = None) -> str:
 
 
 def main_table(args, run) -> bool:
-    """Every norm x placement x activation of the MLP, and the LSTM with each input norm."""
+    """Every norm x placement x activation of the MLP, the LSTM with each input norm, every vision net x norm."""
     ok = True
     print(HEADER)
     for norm, placement, activation in itertools.product(NORMS, PLACEMENTS, args.activations):
@@ -73,6 +74,11 @@ def main_table(args, run) -> bool:
         r = run(NetSpec(arch="lstm", norm=norm, lstm_units=args.lstm_units, groups=args.lstm_groups))
         ok &= r.passed
         print(line(f"lstm {norm}", r), flush=True)
+    for name, config, kwargs in vision_rows():  # the CNN, BN-LeNet (GN: 2 groups) and ViT
+        r = compare_vision(config, kwargs, steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
+                           sgd_dtype=args.sgd_dtype)
+        ok &= r.passed
+        print(line(name, r), flush=True)
     return ok
 
 

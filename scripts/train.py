@@ -19,7 +19,7 @@ from lightning_mods.errors import EXIT_USAGE, UsageError
 from lightning_mods.init import INITS
 from lightning_mods.module import OPTIMIZERS
 from lightning_mods.nets import ARCHS
-from lightning_mods.norms import ACTIVATIONS, BN_VARIANCES, NORMS, PLACEMENTS
+from lightning_mods.norms import ACTIVATIONS, BN_VARIANCES, LN_AXES, NORMS, PLACEMENTS
 from lightning_mods.precision import PRECISIONS
 from lightning_mods.resume import Interrupted, check_same_run, saved_values
 
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     net = p.add_argument_group("the net")
-    net.add_argument("--arch", choices=ARCHS, default=d.arch, help="mlp: dense layers; lstm: an LSTM over the 28 image rows (default %(default)s)")
+    net.add_argument("--arch", choices=ARCHS, default=d.arch, help="mlp: dense layers; lstm: an LSTM over the 28 image rows; cnn: 3 conv layers; lenet: d2l's BN-LeNet; vit: a small Vision Transformer on 16 7x7 patches (default %(default)s)")
     net.add_argument("--norm", choices=NORMS, default=d.norm, help="none, bn (BatchNorm), ln (LayerNorm), gn (GroupNorm) (default %(default)s)")
     net.add_argument("--placement", choices=PLACEMENTS, default=d.placement, help="pre: Linear -> norm -> activation; post: Linear -> activation -> norm (default %(default)s)")
     net.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default %(default)s")
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--net", dest="net_dir", metavar="DIR", default=d.net_dir, help="train a converted Keras model (the DIR scripts/convert.py keras-to-torch wrote; 28x28 in, 10 out) instead of the flags above")
     net.add_argument("--dropout", type=float, default=d.dropout, metavar="RATE", help="MLP: Dropout at the end of every hidden block (default %(default)s: none)")
     net.add_argument("--norm-logits", action="store_true", help="MLP: the net's norm also on the 10 logits, before the softmax (the lesson's common error)")
+    net.add_argument("--ln-axes", choices=LN_AXES, default=d.ln_axes, help="cnn, lenet: LayerNorm over C,H,W per sample (chw, Wu & He) or over C per pixel (c, Keras's default axis=-1) (default %(default)s)")
     net.add_argument("--bn-variance", choices=BN_VARIANCES, default=d.bn_variance, help="running variance updated with the unbiased (torch) or biased (Keras) batch variance (default %(default)s)")
     train = p.add_argument_group("training")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="default %(default)s")

@@ -33,6 +33,11 @@ def test_plan_groups_every_job_by_norm_and_batch_and_rotates_the_variant_order()
     assert all(j["epochs"] == config.epochs and j["warmup"] == config.warmup for group in groups for j in group)
 
 
+def test_plan_carries_the_arch_to_every_job():
+    assert {j["arch"] for group in plan(BenchConfig()) for j in group} == {"mlp"}
+    assert {j["arch"] for group in plan(BenchConfig(arch="cnn", norms=["gn"])) for j in group} == {"cnn"}
+
+
 # A fake worker on the READY / GO / EPOCH protocol: it logs, to a file shared by all, when it is
 # busy (from GO to its next READY, after-work included) and its pid, then reports its epochs.
 FAKE_WORKER = r"""

@@ -91,7 +91,7 @@ def test_row_verdicts_follow_their_parts(ledger_folder):
     assert entries[1].verdict == "inconclusive"  # ex1's parts missing, homework's supported
     assert entries[7].verdict == "contradicted"  # one contradicted part of three
     assert entries[2].verdict == "supported"
-    assert entries[21].verdict == entries[22].verdict == NOT_TESTABLE
+    assert entries[21].verdict == entries[22].verdict == "supported"  # transformer, vision: parts supported here
     assert entries[23].verdict == OBSOLETE  # Keras 3 has no fused argument
     assert entries[15].verdict == "supported"  # torch refuses (hand-made) and Keras outputs beta (measured here)
     assert entries[28].verdict == "supported"  # InstanceNorm per sample, measured on the images here
@@ -115,7 +115,8 @@ def test_claims_md_and_json(ledger_folder):
     assert "python scripts/experiment.py ex2" in seven["command"] and seven["command"].endswith("experiment.py claims")
     assert data["claims"][22]["reports"] == ["facts"] and data["claims"][22]["command"] == "python scripts/experiment.py claims"
     assert [p["verdict"] for p in seven["parts"]] == ["supported", "contradicted", "supported"]
-    assert data["claims"][20]["reason"].startswith("no Transformer")
+    assert data["claims"][20]["reason"] is None and data["claims"][20]["reports"] == ["transformer"]
+    assert data["claims"][21]["reports"] == ["vision"] and data["claims"][21]["figure"] == "vision/val_acc_vs_batch.png"
 
 
 def test_the_facts_report_is_written_like_an_experiment_report(ledger_folder):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from bench.protocol import Gate
 
+GROUPS = 8  # as bench.workers.torch_loop.GROUPS (this process must not import torch)
+
 
 def run(job: dict, gate: Gate) -> dict:
     """(c): ``model.fit`` with Keras's defaults (SGD lr 0.01, shuffling, jit_compile="auto"),
@@ -17,10 +19,19 @@ def run(job: dict, gate: Gate) -> dict:
     import keras
 
     from keras_ref import build_mlp  # imports triton before TensorFlow; never torch
+    from keras_ref.conv_models import build_cnn, build_lenet
+    from keras_ref.vit import build_vit
 
     keras.utils.set_random_seed(0)
     x, y = _numpy_train_split(job["data"])
-    model = build_mlp(hidden_units=job["hidden"], norm=job["norm"])
+    arch = job.get("arch", "mlp")
+    if arch == "mlp":
+        model = build_mlp(hidden_units=job["hidden"], norm=job["norm"])
+    elif arch == "vit":
+        model = build_vit(norm=job["norm"])
+    else:
+        model = {"cnn": build_cnn, "lenet": build_lenet}[arch](norm=job["norm"], groups=GROUPS,
+                                                                activation="relu")
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     seconds: list[float] = []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.protocol import Gate
 from bench.workers.torch_device import sync, torch_device
+from bench.workers.torch_loop import groups_for
 
 
 def run(job: dict, gate: Gate) -> dict:
@@ -45,7 +46,9 @@ def run(job: dict, gate: Gate) -> dict:
                 self.open = False
 
     with tempfile.TemporaryDirectory(prefix="bench-") as out:
-        config = TrainConfig(norm=job["norm"], hidden=job["hidden"], batch_size=job["batch_size"], data=job["data"],
+        arch = job.get("arch", "mlp")
+        config = TrainConfig(arch=arch, norm=job["norm"], hidden=job["hidden"], groups=groups_for(arch),
+                             batch_size=job["batch_size"], data=job["data"],
                              epochs=job["warmup"] + job["epochs"], out=out,
                              accelerator="gpu" if device == "cuda" else "cpu", devices="1")
         model, datamodule = prepare(config)

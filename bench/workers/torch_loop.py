@@ -5,6 +5,13 @@ from __future__ import annotations
 from bench.protocol import Gate
 from bench.workers.torch_device import sync, torch_device
 
+GROUPS = 8  # GroupNorm groups of the conv nets: divide the CNN's 16, 32, 64 channels (LeNet has 6: bench bn, ln there)
+
+
+def groups_for(arch: str) -> int:
+    """The MLP keeps Keras's 32 groups; the conv nets get GROUPS."""
+    return 32 if arch == "mlp" else GROUPS
+
 
 def _train_split(data: str):
     """The 55,000 training images (uint8) and labels as torch tensors, or the synthetic ones."""
@@ -28,7 +35,8 @@ def run(job: dict, gate: Gate) -> dict:
     torch.manual_seed(0)
     images, labels = _train_split(job["data"])
     x, y = images.to(device).float().div_(255), labels.to(device)
-    net = build_net(TrainConfig(norm=job["norm"], hidden=job["hidden"]).net_config()).to(device).train()
+    net = build_net(TrainConfig(arch=job.get("arch", "mlp"), norm=job["norm"], hidden=job["hidden"],
+                                groups=groups_for(job.get("arch", "mlp"))).net_config()).to(device).train()
     optimizer = make_optimizer("sgd", net.parameters(), None)
     batch_size, seconds = job["batch_size"], []
     cuts = gate.cuts(-(-len(y) // batch_size))
