@@ -36,9 +36,11 @@
 
 # %%
 # Imports y configuración inicial
-import copy
-import time
 import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm sin ipywidgets: las barras están apagadas
+
+import copy
 
 import lightning_mods  # el lado torch primero: TensorFlow importado antes que triton rompe el proceso
 import numpy as np
@@ -56,9 +58,9 @@ from teaching import activations, display as mostrar, exercises as revisar, figu
 from teaching.batchnorm_scratch import batch_norm, compare, example, frameworks, scratch
 from teaching.keras_side import load_keras
 from teaching.session import Lesson, record, recorded_lines
+from teaching.spanish import es
 from teaching.verdicts import report_of
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # las barras de progreso están apagadas
 keras = load_keras()  # Keras (TensorFlow) después de torch, sin las líneas de arranque de TensorFlow
 tiempo = display(Markdown("*(el tiempo de esta ejecución aparece aquí al terminar)*"), display_id=True)
 
@@ -70,7 +72,7 @@ tiempo = display(Markdown("*(el tiempo de esta ejecución aparece aquí al termi
 
 # %% tags=["parameters"]
 DATOS = "real"              # "real": Fashion-MNIST; "sintético" (o "sintetico"): datos falsos de la misma forma
-RAPIDO = False              # True: 2 semillas, 1 época, 128 imágenes por época en el ejercicio 4 (el camino rápido)
+RAPIDO = False              # True: 2 semillas, 1 época, 128 imágenes por época en el ej. 4, un proceso (el camino rápido)
 SEMILLAS = 3                # semillas por variante: los intervalos de confianza son sobre semillas
 EPOCAS = 3                  # épocas de cada corrida (None: las de cada ejercicio, como en reports/)
 IMAGENES_POR_EPOCA = 2048   # ejercicio 4: imágenes de entrenamiento por época, igual para todo tamaño de batch
@@ -692,7 +694,7 @@ print(f"model(x) frente a model(x, training=True):  máx diferencia {np.abs(sin_
 # %%
 for nombre, grupo in by_variant(ex5_corridas).items():
     m = mode_change(grupo[0].model.net, imagenes[:128])
-    print(f"{nombre:<18} predicciones que cambian entre train() y eval(): {100 * m['changed_fraction']:.1f} %")
+    print(f"{es(nombre):<18} predicciones que cambian entre train() y eval(): {100 * m['changed_fraction']:.1f} %")
 
 # %% [markdown]
 # ### 5. BN en la última capa, antes del softmax

@@ -108,4 +108,4 @@ def check_rule(estimate, said: str, bn: list[float], none: list[float], side: st
     right = verdict(expected, side, threshold)
     if said != right:
         return f"no: con ese intervalo la regla da {right!r}, no {said!r}"
-    return f"bien: {expected.text(3)} -> {right}"
+    return f"bien: el cociente {expected.text(3)} y su veredicto por la regla son los del proyecto"

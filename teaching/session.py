@@ -4,7 +4,10 @@ table and the verdicts beside the reports'), plus the run's own timer and its re
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -15,10 +18,12 @@ from experiments.runner import Runner, Settings
 from experiments.suite import run_experiments
 from lightning_mods.errors import UsageError
 from teaching import display
-from teaching.spanish import data_source
+from teaching.spanish import data_source, warning_es
 from teaching.verdicts import REPORTS, SYNTHETIC_BANNER, report_of, verdict_rows
 
-QUICK = {"seeds": 2, "epochs": 1, "images_per_epoch": 128, "parity_hidden": [64, 32]}  # the RAPIDO preset
+# The RAPIDO preset: the fewest seeds a CI needs, one epoch, ex4's smallest epoch, a small parity net, and the
+# runs in this process (tiny runs: starting worker processes would cost more than it saves).
+QUICK = {"seeds": 2, "epochs": 1, "images_per_epoch": 128, "parity_hidden": [64, 32], "workers": 1}
 
 
 @dataclass
@@ -36,14 +41,14 @@ class Lesson:
     def __post_init__(self) -> None:
         if self.quick:
             self.seeds, self.epochs, self.images_per_epoch = QUICK["seeds"], QUICK["epochs"], QUICK["images_per_epoch"]
-            self.parity_hidden = list(QUICK["parity_hidden"])
+            self.parity_hidden, self.workers = list(QUICK["parity_hidden"]), QUICK["workers"]
         self.source = data_source(self.data)
         self.pool = PoolSettings(workers=self.workers)
         self.settings = Settings(seeds=self.seeds, epochs=self.epochs, data=self.source, progress=False,
                                  images_per_epoch=self.images_per_epoch, pool=self.pool)
         self.runner = Runner(self.settings)  # each distinct run trains once; shared runs come from its cache
         self.folder = Path(tempfile.mkdtemp(prefix="clase110-"))  # the experiments' report files (not shown)
-        self.start = time.perf_counter()
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
     @property
     def synthetic(self) -> bool:
@@ -59,7 +64,11 @@ class Lesson:
     def run(self, name: str):
         """Train (or take from the cache) an experiment's runs; its Report and fits."""
         began = time.perf_counter()
-        ((_, report, fits),) = run_experiments([name], self.runner, self.folder)
+        said = io.StringIO()  # the runner shows each run's warning once, on stderr: here, in Spanish
+        with contextlib.redirect_stderr(said):
+            ((_, report, fits),) = run_experiments([name], self.runner, self.folder)
+        for line in said.getvalue().splitlines():
+            print(warning_es(line) if line.startswith("warning: ") else line, file=sys.stderr)
         print(f"{name}: {len(fits)} corridas ({self.seeds} semillas), {time.perf_counter() - began:.0f} s")
         return report, fits
 
@@ -89,8 +98,9 @@ class Lesson:
         return time.perf_counter() - self.start
 
     def time_line(self) -> str:
+        cpu = time.process_time() - self.cpu_start  # this process's CPU time (its threads; not the pool's workers)
         return (f"Esta ejecución tardó **{self.elapsed() / 60:.1f} minutos** ({self.describe()}, "
-                f"{len(self.runner.cache)} corridas distintas).")
+                f"{len(self.runner.cache)} corridas distintas; tiempo de CPU de este proceso {cpu / 60:.1f} minutos).")
 
 
 def record(path: Path, lesson: Lesson) -> dict:
@@ -101,7 +111,8 @@ def record(path: Path, lesson: Lesson) -> dict:
     except json.JSONDecodeError:
         raise UsageError(f"{path} is not the notebook's time record (JSON); delete it or give another TIEMPOS") from None
     key = f"{'rapido' if lesson.quick else 'normal'} {lesson.source}"
-    times[key] = {"seconds": round(lesson.elapsed(), 1), "seeds": lesson.seeds, "epochs": lesson.epochs,
+    times[key] = {"seconds": round(lesson.elapsed(), 1), "cpu_seconds": round(time.process_time() - lesson.cpu_start, 1),
+                  "seeds": lesson.seeds, "epochs": lesson.epochs,
                   "images_per_epoch": lesson.images_per_epoch, "workers": lesson.pool.n_workers, "cores": machine_cores()}
     path.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
     return times
@@ -111,6 +122,7 @@ def recorded_lines(times: dict) -> list[str]:
     """One Spanish line per recorded execution."""
     names = {"rapido synthetic": "preset RAPIDO, datos sintéticos", "rapido real": "preset RAPIDO, datos reales",
              "normal real": "valores por defecto, datos reales", "normal synthetic": "valores por defecto, datos sintéticos"}
-    return [f"- {names.get(k, k)}: **{v['seconds'] / 60:.1f} min** ({v['seconds']:.0f} s; {v['seeds']} semillas, "
+    return [f"- {names.get(k, k)}: **{v['seconds'] / 60:.1f} min** ({v['seconds']:.0f} s, CPU de su proceso "
+            f"{v.get('cpu_seconds', 0):.0f} s; {v['seeds']} semillas, "
             f"épocas {v['epochs'] or 'por defecto'}, {v['workers']} proceso(s), {v['cores']} núcleos)"
             for k, v in sorted(times.items())]

@@ -86,6 +86,25 @@ def figure_es(fig):
     return fig
 
 
+# The project's warnings (English, like its command line), as the notebook shows them.
+WARNINGS = {
+    "warning: --arch lstm with --norm bn": "aviso: LSTM con BatchNorm: las estadísticas de BN se toman sobre el batch Y "
+                                           "los 28 pasos de tiempo, así que cambian con la longitud de la secuencia y "
+                                           "con el batch (el error de la lección \"BN en una RNN\"); el entrenamiento "
+                                           "sigue, pero en redes recurrentes lo usual es LayerNorm",
+    "warning: --batch-size": "aviso: ese tamaño de batch deja un último batch de entrenamiento de 1 muestra, con el que "
+                             "BN no puede entrenar; esa muestra se descarta en cada época",
+}
+
+
+def warning_es(line: str) -> str:
+    """A project warning line in Spanish (one it does not know: marked as the project's, in English)."""
+    for start, spanish in WARNINGS.items():
+        if line.startswith(start):
+            return spanish
+    return f"aviso del proyecto (en inglés): {line}"
+
+
 SOURCES = {"real": "real", "sintetico": "synthetic", "sintético": "synthetic"}
 
 

@@ -75,6 +75,7 @@ def test_all_writes_the_claims_ledger_and_every_cited_claim_is_found(all_reports
     assert all(source.startswith(("facts:cpu_cost", "facts:gpu_cost")) for source in unresolved), unresolved
     assert "[claims](claims.md)" in (out / "report.md").read_text()
     assert "| 28 |" in (out / "claims.md").read_text()
+    assert "| 28 | InstanceNorm es como BN" in (out / "claims.es.md").read_text()  # the Spanish edition, beside it
 
 
 def test_claims_alone_rebuilds_the_ledger_from_the_reports(experiment, all_reports, capsys):

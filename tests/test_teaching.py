@@ -54,6 +54,13 @@ def test_the_data_parameter_takes_accents_and_refuses_the_rest():
         data_source("falso")
 
 
+def test_the_projects_warnings_read_in_spanish():
+    from teaching.spanish import warning_es
+
+    assert warning_es("warning: --arch lstm with --norm bn: BatchNorm's statistics ...").startswith("aviso: LSTM")
+    assert warning_es("warning: something new").startswith("aviso del proyecto (en inglés)")
+
+
 def test_a_figure_is_shown_with_its_alternative_text():
     assert image_markdown(b"\x89PNG", "curva [a]").startswith("![curva (a)](data:image/png;base64,")
 
