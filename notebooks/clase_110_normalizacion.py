@@ -535,10 +535,11 @@ print(revisar.check_rule(estimacion, veredicto, bn, sin_norma, "<", 0.7))
 # %%
 from keras_ref.training import logits as keras_logits
 from parity.compare import build_pair, compare_pair, make_batches, moving_variance_step, pair_from, torch_logits
-from parity.conventions import NetSpec, format_table, matched_pair, raw_defaults_pair
+from parity.conventions import NetSpec, matched_pair, raw_defaults_pair
 from parity.transfer import keras_arrays, paired_layers
+from teaching import conventions_es
 
-mostrar.show(format_table())
+mostrar.show(conventions_es.table())
 
 # %% [markdown]
 # Construimos un MLP con BN en Keras (`keras_ref.build_mlp`) y su gemelo en torch (`lightning_mods.nets`),

@@ -150,3 +150,11 @@ def test_a_row_nothing_measures_reads_no_medido_aun():
          "side": ">", "threshold": 1.0, "verdict": "supported"}]}
     assert "**respaldada**" in ledger_view.sentence(supported, 3)
     assert Estimate(2.0, 1.5, 2.5, 5).text() in ledger_view.sentence(supported, 3)
+
+
+def test_every_keras_torch_convention_has_its_spanish_row():
+    from parity.conventions import CONVENTIONS
+    from teaching.conventions_es import ES, table
+
+    assert sorted(ES) == sorted(c.name for c in CONVENTIONS)
+    assert table().count("\n") == len(CONVENTIONS) + 1
