@@ -17,13 +17,20 @@ VERDICTS_ES = {"supported": "respaldada", "contradicted": "contradicha", "inconc
                "negligible": "despreciable", "obsolete": "obsoleta", "not testable here": "no comprobable aquí",
                "not testable": "no comprobable aquí"}
 # Words of the experiments' effect descriptions ("epochs, BN / none"), in the order they are replaced.
-EFFECT_WORDS = (("val acc", "exactitud de validación"), ("train acc", "exactitud de entrenamiento"),
+EFFECT_WORDS = ((r"mean over the (\d+) probes both runs reached", r"media sobre las \1 sondas que alcanzaron ambas corridas"),
+                ("highest trainable rate of the sweep", "mayor tasa entrenable del barrido"),
+                ("upper edge of", "borde superior de"), ("effective beta-smoothness", "beta-suavidad efectiva"),
+                ("range over eta", "rango sobre eta"), ("over eta", "sobre eta"), ("gain from", "ganancia de"),
+                ("at lr", "con lr"), ("timed epochs", "épocas cronometradas"), ("per epoch", "por época"),
+                ("range of", "rango de"), ("over batch sizes", "entre tamaños de batch"), ("last steps", "últimos pasos"),
+                ("std", "desvío"), ("val acc", "exactitud de validación"), ("train acc", "exactitud de entrenamiento"),
                 ("val loss", "pérdida de validación"), ("accuracy", "exactitud"), ("acc", "exactitud"),
                 ("epochs", "épocas"), ("seconds", "segundos"), ("steps", "pasos"), ("loss", "pérdida"),
                 ("none", "sin norma"), ("minus", "menos"), ("final", "final"), ("mode", "modo"),
                 ("training", "entrenamiento"), ("inference", "inferencia"), ("fraction", "fracción"),
                 ("changed", "cambiadas"), ("predictions", "predicciones"), ("batch", "batch"), ("per", "por"),
-                ("time", "tiempo"), ("gap", "brecha"), ("with", "con"), ("without", "sin"), ("over", "sobre"))
+                ("time", "tiempo"), ("gap", "brecha"), ("with", "con"), ("without", "sin"), ("over", "sobre"),
+                ("epoch", "época"), ("the", "el"), ("max", "máx"), ("mean", "media"), ("sizes", "tamaños"))
 
 
 def verdict_es(verdict: str | None) -> str:
@@ -41,7 +48,8 @@ def part_es(source: str, english: str) -> str:
 def effect_es(effect: str) -> str:
     """An effect's description with its common words in Spanish ("epochs, BN / none" -> "épocas, BN / sin norma")."""
     for word, spanish in EFFECT_WORDS:
-        effect = re.sub(rf"\b{re.escape(word)}\b", spanish, effect)
+        pattern = word if "(" in word else rf"\b{re.escape(word)}\b"
+        effect = re.sub(pattern, spanish, effect)
     return effect
 
 

@@ -27,11 +27,14 @@ def sentence(row: dict | None, row_id: int) -> str:
     if row["verdict"] in NOT_TESTABLE:
         reason = REASONS_ES.get(row_id, row.get("reason") or "")
         return f"«{said}»: **no medido aún** en este proyecto: {reason}"
-    parts = [part_line(p) for p in row.get("parts", [])]
-    measured = "; ".join(parts) if parts else "sin partes medidas"
     notes = " ".join(row.get("notes") or [])
-    return (f"«{said}»: **{verdict_es(row['verdict'])}** con 5 semillas en datos reales. Medido: {measured}."
-            + (f" Nota del informe (en inglés): {notes}" if notes else ""))
+    note = f" Nota del informe (en inglés): {notes}" if notes else ""
+    if row["verdict"] == "obsolete":
+        return f"«{said}»: **{verdict_es(row['verdict'])}**: la comprobación del proyecto encontró que la premisa ya no existe.{note}"
+    parts = [part_line(p) for p in row.get("parts", [])]
+    seeds = sorted({p["n"] for p in row.get("parts", []) if p.get("n")})
+    where = f" (n = {', '.join(map(str, seeds))}, datos reales)" if seeds else ""
+    return f"«{said}»: **{verdict_es(row['verdict'])}**{where}. Medido: {'; '.join(parts) or 'nada aún'}.{note}"
 
 
 def rows_table(ledger: dict[int, dict], ids: list[int]) -> tuple[list[str], list[list[str]]]:
