@@ -72,11 +72,11 @@ tiempo = display(Markdown("*(el tiempo de esta ejecución aparece aquí al termi
 
 # %% tags=["parameters"]
 DATOS = "real"              # "real": Fashion-MNIST; "sintético" (o "sintetico"): datos falsos de la misma forma
-RAPIDO = False              # True: 2 semillas, 1 época, 128 imágenes por época en el ej. 4, un proceso (el camino rápido)
+RAPIDO = False              # True: 2 semillas, 1 época, 128 imágenes por época en el ej. 4 (el camino rápido)
 SEMILLAS = 3                # semillas por variante: los intervalos de confianza son sobre semillas
 EPOCAS = 3                  # épocas de cada corrida (None: las de cada ejercicio, como en reports/)
 IMAGENES_POR_EPOCA = 2048   # ejercicio 4: imágenes de entrenamiento por época, igual para todo tamaño de batch
-TRABAJADORES = 0            # corridas en paralelo, una por proceso (0: una por núcleo)
+TRABAJADORES = 0            # corridas en paralelo, una por proceso (0: una por núcleo; con RAPIDO, 1)
 OCULTAS_PARIDAD = [512, 256, 128, 64]  # el MLP de la sección "Keras vs PyTorch"
 TIEMPOS = "tiempos.json"    # el registro de los tiempos medidos por este cuaderno (junto al cuaderno)
 

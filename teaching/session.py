@@ -41,7 +41,8 @@ class Lesson:
     def __post_init__(self) -> None:
         if self.quick:
             self.seeds, self.epochs, self.images_per_epoch = QUICK["seeds"], QUICK["epochs"], QUICK["images_per_epoch"]
-            self.parity_hidden, self.workers = list(QUICK["parity_hidden"]), QUICK["workers"]
+            self.parity_hidden = list(QUICK["parity_hidden"])
+            self.workers = self.workers or QUICK["workers"]  # TRABAJADORES given: kept
         self.source = data_source(self.data)
         self.pool = PoolSettings(workers=self.workers)
         self.settings = Settings(seeds=self.seeds, epochs=self.epochs, data=self.source, progress=False,
