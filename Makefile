@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOTEBOOK := notebooks/clase_110_normalizacion.ipynb
+TEACHER  := notebooks/clase_110_normalizacion_docente.ipynb
 # Tested pins; the project itself admits a range (pyproject.toml).
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
@@ -33,12 +34,13 @@ experiments: $(STAMP) data
 parity: $(STAMP)
 	$(BIN)/python scripts/parity.py
 
-# The notebook's source is notebooks/clase_110_normalizacion.py (jupytext percent format, paired with the .ipynb):
-# sync the pair (the newer side wins), then re-execute it on the real data, in place (papermill; nothing is opened).
-# -p DATOS real replaces a previous run's injected parameters (e.g. the tests' synthetic ones); the rest are the notebook's defaults.
+# The notebook's one source is notebooks/clase_110_normalizacion.py (jupytext percent format): teaching.notebooks
+# writes the student's edition (cells tagged "solucion" left out) and the teacher's (cells tagged "alumno" left out),
+# then papermill executes each on the real data, in place (nothing is opened).
 notebook: $(STAMP) data
-	$(BIN)/jupytext --sync notebooks/clase_110_normalizacion.py
+	$(BIN)/python -m teaching.notebooks notebooks/clase_110_normalizacion.py
 	$(BIN)/papermill $(NOTEBOOK) $(NOTEBOOK) -p DATOS real --cwd notebooks --kernel python3 --no-progress-bar
+	$(BIN)/papermill $(TEACHER) $(TEACHER) -p DATOS real --cwd notebooks --kernel python3 --no-progress-bar
 
 bench: $(STAMP) data
 	$(BIN)/python scripts/bench.py

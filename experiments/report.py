@@ -125,9 +125,15 @@ def histories(fits: list[Fit]) -> list[dict]:
 
 
 def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]  # a cell's | is text
+    lines = ["| " + " | ".join(map(table_cell, columns)) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(map(table_cell, row)) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def table_cell(cell) -> str:
+    """A header or body cell's text: its ``|`` is text, not a column break (headers such as
+    "max |mean per feature|" included)."""
+    return str(cell).replace("|", "\\|")
 
 
 def json_safe(value):

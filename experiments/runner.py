@@ -13,9 +13,12 @@ shuffles by seed and epoch), so variants are compared seed by seed.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import math
+import sys
 import tempfile
 import time
 import warnings
@@ -173,7 +176,9 @@ def train(spec: RunSpec) -> dict:
     function runs in this process and in pool workers, so where a run trains changes nothing."""
     _quiet_lightning()
     config = spec.config
-    model, datamodule = prepare(config)
+    notes = io.StringIO()  # the guards' warnings go back to the parent, which shows each one once
+    with contextlib.redirect_stderr(notes):
+        model, datamodule = prepare(config)
     history = EpochHistory()
     curve = ValCurve(history, spec.train_steps or steps_per_epoch(config))
     steps = _Steps()
@@ -201,7 +206,7 @@ def train(spec: RunSpec) -> dict:
     state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
     return {"history": history.rows, "checks": curve.rows, "step_losses": steps.losses,
             "seconds": time.perf_counter() - start, "state": state, "landscape": probe.rows if probe else [],
-            "diverged": diverged}
+            "diverged": diverged, "warnings": notes.getvalue().splitlines()}
 
 
 def _fit_of(spec: RunSpec, result: dict) -> Fit:
@@ -218,6 +223,7 @@ class Runner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cache: dict[str, Fit] = {}
+        self.warned: set[str] = set()  # the runs' warnings already shown (each is shown once)
         _quiet_lightning()
 
     def run_all(self, specs: list[RunSpec], title: str) -> list[Fit]:
@@ -234,6 +240,10 @@ class Runner:
             for index, result in imap_unordered(train, order, self.settings.pool):
                 spec = order[index]
                 self.cache[spec.key()] = _fit_of(spec, result)
+                for line in result["warnings"]:
+                    if line not in self.warned:
+                        self.warned.add(line)
+                        print(line, file=sys.stderr, flush=True)
                 rows = result["history"]
                 bar.set_postfix_str(f"{spec.variant} seed {spec.config.seed} val_acc {rows[-1]['val/acc']:.3f}"
                                     if rows else spec.variant)

@@ -33,6 +33,7 @@ from experiments.suite import run_experiments
 from ledger import followup
 from ledger.build import build, write
 from ledger.facts_report import write_facts
+from ledger.spanish import write_spanish
 from lightning_mods.data import DATA_SOURCES
 from lightning_mods.errors import EXIT_USAGE, UsageError
 from lightning_mods.training import check_out_dir
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def write_ledger(out: Path, settings) -> dict:
-    """The claims ledger from the reports in ``out`` (and the facts it measures): claims.md/.json."""
+    """The claims ledger from the reports in ``out`` (and the facts it measures): claims.md/.json/.es.md."""
     missing = [name for name in NAMES if not (out / name / "results.json").exists()]
     if missing:
         print(f"warning: no report yet in {out} for {', '.join(missing)}: the claims they decide stay inconclusive "
@@ -77,6 +78,7 @@ def write_ledger(out: Path, settings) -> dict:
     header = (f"Built by `python scripts/experiment.py claims` from the reports in this folder ({settings.data} data), "
               f"{settings.seeds} seeds for the facts measured here.")
     write(entries, out, header)
+    write_spanish(out)  # claims.es.md, the Spanish edition, from the claims.json just written
     return {v: sum(e.verdict == v for e in entries) for v in dict.fromkeys(e.verdict for e in entries)}
 
 

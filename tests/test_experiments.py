@@ -77,6 +77,7 @@ def test_all_writes_the_claims_ledger_and_every_cited_claim_is_found(all_reports
     assert all(source.startswith(needs_bench) for source in unresolved), unresolved
     assert "[claims](claims.md)" in (out / "report.md").read_text()
     assert "| 28 |" in (out / "claims.md").read_text()
+    assert "| 28 | InstanceNorm es como BN" in (out / "claims.es.md").read_text()  # the Spanish edition, beside it
 
 
 def test_claims_alone_rebuilds_the_ledger_from_the_reports(experiment, all_reports, capsys):
@@ -233,3 +234,13 @@ def test_ex4_runs_train_the_same_images_per_epoch_at_every_batch_size():
         spec.config.hidden = [32, 16]
         steps = len(train(spec)["step_losses"])
         assert steps * spec.config.batch_size == 128, (spec.variant, steps)
+
+
+def test_a_runs_warning_is_shown_once_by_the_parent(capfd):
+    """The guards' warning of every LSTM-BN run comes back from the worker and is printed once."""
+    settings = Settings(seeds=2, epochs=1, data="synthetic", progress=False, pool=PoolSettings(workers=1))
+    specs = [RunSpec(f"bn {seed}", settings.config(seed, 1, arch="lstm", norm="bn", batch_size=128), train_steps=2)
+             for seed in (0, 1)]
+    Runner(settings).run_all(specs, "lstm")
+    err = capfd.readouterr().err
+    assert err.count("--arch lstm with --norm bn") == 1

@@ -123,3 +123,10 @@ def test_a_pipe_inside_a_table_cell_stays_in_its_cell():
 
     row = markdown_table(["effect", "verdict"], [["upper edge of ||g' - g||", "supported"]]).splitlines()[-1]
     assert row.replace("\\|", "").count("|") == 3  # the row's own separators only
+
+
+def test_a_pipe_inside_a_header_stays_in_its_column():
+    from experiments.report import markdown_table
+
+    header = markdown_table(["norm", "max |logit change|"], [["bn", "0.1"]]).splitlines()[0]
+    assert header.replace("\\|", "").count("|") == 3  # two columns: three separators
