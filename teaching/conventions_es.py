@@ -30,6 +30,20 @@ ES = {
                   "gradiente completo: el sesgo efectivo se mueve el doble de rápido salvo que b_hh esté congelado"),
     "norm_axis": ("axis=-1 sobre (B, T, C)", "canales en segundo lugar: (B, C, T) para BatchNorm1d/GroupNorm",
                   "lightning_mods.norms.SequenceNorm traspone"),
+    "image_layout": ("imágenes en NHWC (B, H, W, C); kernel de Conv2D (kh, kw, in, out)",
+                     "imágenes en NCHW (B, C, H, W); weight de Conv2d (out, in, kh, kw)",
+                     "la transferencia traspone el kernel (2, 3, 1, 0) y la red de torch recibe NCHW"),
+    "flatten_order": ("Flatten de (H, W, C): índice h*W*C + w*C + c", "Flatten de (C, H, W): índice c*H*W + h*W + w",
+                      "la Dense que sigue a Flatten recibe sus filas de entrada permutadas"),
+    "bn_axis_images": ("BatchNormalization(axis=-1) sobre NHWC: por canal sobre B, H, W",
+                       "BatchNorm2d sobre NCHW: por canal sobre B, H, W",
+                       "las mismas estadísticas; un modelo Keras con axis=1 sobre NHWC normalizaría por FILA"),
+    "ln_axes_images": ("LayerNormalization() es axis=-1: por píxel sobre C, gamma (C,); axis=[1, 2, 3]: sobre H, W, C, "
+                       "gamma (H, W, C)", "LayerNorm([C, H, W]): sobre C, H, W, gamma (C, H, W)",
+                       "dos convenciones (--ln-axes c | chw); con chw gamma y beta se trasponen (1, 2, 0)"),
+    "mha_weights": ("MultiHeadAttention: kernels de query/key/value (D, cabezas, dim_cabeza), salida "
+                    "(cabezas, dim_cabeza, D)", "MultiheadAttention: in_proj_weight empaquetado (3D, D), "
+                    "out_proj.weight (D, D)", "parity.attention los traduce (key_dim debe ser D / cabezas)"),
     "mode": ("model(x, training=True o False); model(x) solo es inferencia", "module.train() / module.eval()",
              "training=True <-> .train(); los dos actualizan entonces las estadísticas móviles de BN"),
     "learning_rate": ("SGD la guarda en una variable float32", "SGD guarda un float de Python (doble precisión)",
