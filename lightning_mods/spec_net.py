@@ -15,6 +15,7 @@ updated with the biased batch variance, a ``trainable: false`` BN is a FrozenBat
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -182,7 +183,10 @@ def load_net(net_dir: str | Path, logits: bool = False) -> SpecNet:
     try:
         state = torch.load(net_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
-    except (RuntimeError, ValueError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except pickle.UnpicklingError:  # weights_only refused a pickled object: nothing ran
+        raise UsageError(f"{net_dir / WEIGHTS_FILE} holds pickled objects, not a plain state dict of tensors; "
+                         "re-convert the model with scripts/convert.py") from None
+    except (RuntimeError, ValueError, OSError, EOFError) as err:
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise UsageError(f"{net_dir / WEIGHTS_FILE} does not fit {SPEC_FILE} ({first}); re-convert the model") from None
     return net

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from parity.compare import FORWARD_RTOL, SGD_RTOL
-from parity.convert.check import Report
+from parity.convert.check import ROUNDING_FACTOR, Report
 
 ROWS = {"train": "outputs, training mode, float32", "eval": "outputs, inference mode, float32",
         "weights": "weights after {steps} SGD steps, float64", "moving": "moving statistics after the steps, float64",
@@ -13,19 +13,29 @@ ROWS = {"train": "outputs, training mode, float32", "eval": "outputs, inference 
 def _cell(d, tol) -> str:
     if d is None:
         return "n/a (none)"
-    return f"{d.rel:.1e} {'pass' if d.within(tol) else '**FAIL**'}" + (f" ({d.where})" if not d.within(tol) else "")
+    verdict = "pass" if d.within(tol) else "**FAIL**"
+    return f"{d.rel:.1e} <= {tol:.0e} {verdict}" + (f" ({d.where})" if not d.within(tol) else "")
 
 
 def table(report: Report) -> str:
+    """One row per check; each cell: the difference, the tolerance it is judged on, the verdict."""
     names = list(report.columns)
-    lines = ["| check (max relative difference vs Keras on TensorFlow) | tolerance | " + " | ".join(names) + " |",
-             "|---|---|" + "---|" * len(names)]
+    lines = ["| check (max relative difference vs Keras on TensorFlow, <= tolerance) | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
     first = report.columns[names[0]]
-    for i, (key, _, tol) in enumerate(first.checks()):
-        cells = [_cell(report.columns[n].checks()[i][1], tol) for n in names]
-        lines.append(f"| {ROWS[key].format(steps=report.settings.steps)} | {tol:g} | " + " | ".join(cells) + " |")
+    for i, (key, _, _) in enumerate(first.checks()):
+        cells = [_cell(*report.columns[n].checks()[i][1:]) for n in names]
+        lines.append(f"| {ROWS[key].format(steps=report.settings.steps)} | " + " | ".join(cells) + " |")
+    ref = report.reference
+    if ref is not None:
+        forward = max(ref.forward_control.values(), key=lambda d: d.rel)
+        steps = max(ref.steps_control.values(), key=lambda d: d.rel)
+        lines.append(f"| control: Keras float32 vs float64 outputs (not a check) | {forward.rel:.1e} |"
+                     + " |" * (len(names) - 1))
+        lines.append(f"| control: Keras float32 vs float64 after the steps, worst array (not a check) | "
+                     f"{steps.rel:.1e} ({steps.where}) |" + " |" * (len(names) - 1))
     control = first.control
-    lines.append("| control: torch vs itself started 1 ulp apart (not a check) | | "
+    lines.append("| control: torch vs itself started 1 ulp apart (not a check) | "
                  + (f"{control.rel:.1e}" if control else "-") + " |" + " - |" * (len(names) - 1))
     return "\n".join(lines)
 
@@ -60,6 +70,10 @@ def markdown(report: Report, source: str, spec: list[dict]) -> str:
         "Keras on its torch backend needs that: it computes float64 matmuls in float32 (64-bit result types are "
         "forced to 32-bit outside TensorFlow), so its float64 rows are ~1e-7 off in absolute terms.",
         "- Dropout's rate is 0 in the check (random draws differ between frameworks); inference does not use it.",
+        f"- Each tolerance is the base one ({FORWARD_RTOL:g} for the outputs, {SGD_RTOL:g} after the steps) or, for "
+        f"a computation made in float32, {ROUNDING_FACTOR} times its control, array by array: Keras on TensorFlow in "
+        "float32 vs float64 on the same batch (the outputs rows), or over the same steps (the Keras-on-torch "
+        "column's step rows, whose matmuls run in float32). A FAIL is then a conversion error, not rounding.",
         "- The control trains two copies of the torch module whose weights start one rounding unit apart: where it "
         "exceeds the tolerance, the steps amplify rounding and no two implementations can agree after them.",
     ]

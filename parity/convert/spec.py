@@ -8,22 +8,16 @@ line, before anything is written.
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 
 import keras
 import yaml
 
 from lightning_mods.errors import UsageError
+from lightning_mods.model_file import ACTIVATIONS, SUPPORTED, check_file, refusal
 from lightning_mods.spec_net import check_spec
 from parity.conventions import TABLE
 
-SUPPORTED = ("InputLayer", "Flatten", "Reshape", "Dense", "Activation", "ReLU", "Dropout", "BatchNormalization",
-             "LayerNormalization", "GroupNormalization", "LSTM")
-ACTIVATIONS = ("relu", "gelu", "silu", "swish", "tanh", "sigmoid", "softmax", "linear")
-SUPPORTED_LINE = (f"supported: {', '.join(SUPPORTED)} (activations {', '.join(ACTIVATIONS)}; norms on the last axis) "
-                  "in a Sequential or single-chain Functional model")
 # Config keys that do not change what a converted layer computes (its weights travel as they are).
 IGNORED = {"name", "trainable", "dtype", "seed", "unroll", "unit_forget_bias", "renorm_momentum", "renorm_clipping",
            "batch_shape",
@@ -42,62 +36,22 @@ REQUIRED = {"Flatten": {"data_format": "channels_last"}, "LSTM": {"activation": 
             "InputLayer": {"dtype": "float32"}}
 
 
+def torch_momentum(keras_momentum: float) -> float:
+    """torch momentum = 1 - Keras momentum, rounded to 15 digits: 0.99 -> 0.01, not 0.010000000000000009."""
+    return float(f"{TABLE['bn_momentum'].to_torch(keras_momentum):.15g}")
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0][:200] if text else type(err).__name__
 
 
-def file_config(path: Path) -> dict:
-    """The model's JSON config from a ``.keras`` zip or a legacy ``.h5`` file, read as data."""
-    if not path.is_file():
-        raise UsageError(f"{path} does not exist; give the path of a Keras model file (.keras or .h5)")
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                return json.loads(archive.read("config.json"))
-        except (KeyError, ValueError, zipfile.BadZipFile):
-            raise UsageError(f"{path} is a zip file without a Keras config.json; give a model saved by "
-                             "model.save('MODEL.keras')") from None
-    try:
-        import h5py
-
-        with h5py.File(path, "r") as h5:
-            text = h5.attrs.get("model_config")
-    except (ImportError, OSError):
-        text = None
-    if text is None:
-        raise UsageError(f"{path} is not a Keras model file (neither a .keras zip nor an .h5 holding a model); "
-                         "save the model with model.save('MODEL.keras')")
-    return json.loads(text if isinstance(text, str) else text.decode())
-
-
-def prescan(config: dict) -> list[str]:
-    """Refusals readable from the file alone, for what Keras should not even load: a model class
-    other than Sequential/Functional, a custom (registered) layer, a Lambda. Keras's own other
-    layers are loaded, so that every unsupported layer AND option is reported at once."""
-    kind = config.get("class_name")
-    if kind not in ("Sequential", "Functional", "Model"):
-        return [f"the model is a {kind!r}, not a Sequential or Functional model"]
-    problems, custom = [], False
-    for layer in config.get("config", {}).get("layers", []):
-        name, cls = layer.get("config", {}).get("name", layer.get("name", "?")), layer.get("class_name")
-        builtin = layer.get("module", "keras.layers").startswith("keras") and layer.get("registered_name") in (None, cls)
-        custom |= not builtin or cls in ("Lambda", "Sequential", "Functional", "Model")
-        if cls not in SUPPORTED or not builtin:
-            problems.append(f"layer {name!r} ({layer.get('registered_name') or cls}) is not supported")
-    return problems if custom else []
-
-
-def refuse(path, problems: list[str]) -> UsageError:
-    return UsageError(f"{path} cannot be converted: {'; '.join(problems)}. {SUPPORTED_LINE}")
 
 
 def read_model(path: str | Path) -> keras.Model:
     """The Keras model in ``path``, after checking its layer classes from the file's config."""
     path = Path(path)
-    problems = prescan(file_config(path))
-    if problems:
-        raise refuse(path, problems)
+    check_file(path)
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types here (ValueError, TypeError, OSError, ...)
@@ -176,7 +130,7 @@ def _norm_entry(layer, cls: str, config: dict, rank: int) -> tuple[dict, list[st
     entry = {"layer": kind, "name": layer.name, "features": features, "eps": float(layer.epsilon),
              "center": bool(layer.center), "scale": bool(layer.scale), "trainable": bool(layer.trainable)}
     if kind == "bn":
-        entry["momentum"] = TABLE["bn_momentum"].to_torch(float(layer.momentum))  # torch's convention
+        entry["momentum"] = torch_momentum(float(layer.momentum))  # torch's convention
     if kind == "gn":
         entry["groups"] = int(layer.groups)  # Keras resolves groups=-1 (InstanceNorm) to the channel count
     return entry, problems
@@ -237,7 +191,7 @@ def spec_from_model(model: keras.Model, source="the model") -> list[dict]:
         elif entry is not None:
             spec.append(entry)
     if problems:
-        raise refuse(source, problems)
+        raise refusal(source, problems)
     check_spec(spec)
     return spec
 
