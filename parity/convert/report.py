@@ -14,7 +14,7 @@ def _cell(d, tol) -> str:
     if d is None:
         return "n/a (none)"
     verdict = "pass" if d.within(tol) else "**FAIL**"
-    return f"{d.rel:.1e} <= {tol:.0e} {verdict}" + (f" ({d.where})" if not d.within(tol) else "")
+    return f"{d.rel:.1e} <= {tol:.1e} {verdict}" + (f" ({d.where})" if not d.within(tol) else "")
 
 
 def table(report: Report) -> str:
