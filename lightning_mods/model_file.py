@@ -12,10 +12,13 @@ from pathlib import Path
 from lightning_mods.errors import UsageError
 
 SUPPORTED = ("InputLayer", "Flatten", "Reshape", "Dense", "Activation", "ReLU", "Dropout", "BatchNormalization",
-             "LayerNormalization", "GroupNormalization", "LSTM")
+             "LayerNormalization", "GroupNormalization", "LSTM", "Conv1D", "Conv2D", "DepthwiseConv1D",
+             "DepthwiseConv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+             "Add", "Subtract", "Multiply", "Average", "Concatenate", "Rescaling", "Normalization")
 ACTIVATIONS = ("relu", "gelu", "silu", "swish", "tanh", "sigmoid", "softmax", "linear")
-SUPPORTED_LINE = (f"supported: {', '.join(SUPPORTED)} (activations {', '.join(ACTIVATIONS)}; norms on the last axis) "
-                  "in a Sequential or single-chain Functional model")
+SUPPORTED_LINE = (f"supported: {', '.join(SUPPORTED)} (activations {', '.join(ACTIVATIONS)}; norms on the last axis; "
+                  "channels-last tensors) in a Sequential or Functional model with one input and one output")
 # What to do instead, for layers that cannot be converted.
 ADVICE = {"Lambda": ": rebuild it from Keras's built-in layers (a Functional model), or move it into your data pipeline",
           "TFSMLayer": ": a SavedModel runs for inference only; build the model in Keras and save it as .keras"}

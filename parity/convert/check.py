@@ -51,7 +51,7 @@ from keras_ref.cast import cast_model
 from keras_ref.training import logits as keras_outputs
 from keras_ref.training import sgd_steps as keras_sgd_steps
 from lightning_mods.errors import UsageError
-from lightning_mods.spec_net import SpecNet
+from lightning_mods.spec_net import WEIGHTED, SpecNet
 from parity.compare import (
     BATCH_SIZE,
     FORWARD_RTOL,
@@ -67,7 +67,8 @@ from parity.compare import (
 from parity.convert.keras_state import keras_state, no_dropout
 from parity.convert.keras_to_torch import copy_to_torch, pairs
 from parity.convert.torch_backend import run_keras_on_torch
-from parity.transfer import MOVING, keras_arrays, torch_arrays
+from parity.convert.arrays import torch_arrays
+from parity.transfer import MOVING
 
 FLOOR = 1e-6  # added to an array's scale in the float64 columns (see the module docstring)
 ROUNDING_FACTOR = 10  # a float32 row's tolerance is at least this many times its float32-vs-float64 control
@@ -234,8 +235,8 @@ def torch_outputs(model: keras.Model, spec: list[dict], inputs: Inputs, settings
     out = {"eval": torch_logits(net, inputs.x, training=False), "train": torch_logits(net, inputs.x, training=True)}
     torch_batches = [(x, y) for x, y in inputs.batches]
     torch_sgd_steps(net64, torch_batches, settings.learning_rate, mse)
-    out["arrays"] = {f"{name}/{key}": value for name, module, _ in pairs(net64, model)
-                     for key, value in torch_arrays(module).items()}
+    out["arrays"] = {f"{name}/{key}": value for name, module, layer in pairs(net64, model)
+                     for key, value in torch_arrays(module, layer).items()}
     out["eval_after"] = torch_logits(net64, inputs.x.astype(np.float64), training=False)
     return out, control_diff(start, torch_batches, settings.learning_rate, mse, settings.floor)
 
@@ -246,7 +247,7 @@ def check(model: keras.Model, spec: list[dict], settings: Settings | None = None
     loads again in its own process; ``keras_torch=False`` leaves that column out)."""
     settings = settings or Settings()
     inputs = make_inputs(model, settings, given)
-    names = [e["name"] for e in spec if "name" in e]
+    names = [e["name"] for e in spec if e["layer"] in WEIGHTED]  # the layers with weights to compare
     torch_side, control = torch_outputs(model, spec, inputs, settings)  # before the reference moves model's stats
     reference = keras_reference(model, names, inputs, settings)
     report = Report(settings, "the given --inputs" if given is not None else "standard-normal random inputs")

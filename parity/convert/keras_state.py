@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from torch import nn
 
-from parity.transfer import keras_arrays
+from parity.convert.arrays import keras_arrays
 
 
 def no_dropout(model: keras.Model | nn.Module):
