@@ -202,7 +202,7 @@ def spec_from_model(model: keras.Model, source="the model") -> list[dict]:
         spec.append({"layer": "input", "shape": [int(d or 0) for d in shape]})
     names = [model.inputs[0]._keras_history[0].name] + [layer.name for layer in layers]
     is_chain = all(inputs.get(name) == [before] for before, name in zip(names, names[1:]))
-    if not is_chain:
+    if not is_chain and spec:
         spec[0]["name"] = names[0]
     for before, layer in zip(names, layers):
         entry, bad = layer_entry(layer)
