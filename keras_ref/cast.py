@@ -25,4 +25,7 @@ def cast_model(model: keras.Model, dtype: str = "float64") -> keras.Model:
     _set_dtype(config["layers"], dtype)
     clone = model.__class__.from_config(config)
     clone.set_weights([np.asarray(w).astype(dtype) for w in model.get_weights()])
+    for layer in clone._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Normalization):
+            layer.finalize_state()  # its mean and variance are derived from the adapted weights just set
     return clone

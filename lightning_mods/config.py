@@ -57,6 +57,7 @@ class TrainConfig(NetConfig):
         the net's, the optimizer's and the data's own values are checked where they are used."""
         if not 0 <= self.seed <= MAX_SEED:
             raise UsageError(f"--seed {self.seed} is outside numpy's seed range [0, {MAX_SEED}]; pick a seed in it")
+        self.check_net_dir_flags()
         if self.epochs < 1:
             raise UsageError(f"--epochs {self.epochs} must be at least 1")
         if self.lstm_units < 1:
@@ -76,6 +77,18 @@ class TrainConfig(NetConfig):
             raise UsageError(f"--devices {self.devices!r} must be auto, a number of devices (1 or more), -1 (all GPUs) "
                              "or a list of GPU indices such as 0,1")
         check_precision(self.precision, self.accelerator)
+
+    def check_net_dir_flags(self) -> None:
+        """With ``--net DIR`` the net is the converted one: a flag that shapes the project's own nets
+        would be ignored (and saved in config.yaml as if it counted), so it is refused."""
+        if self.net_dir is None:
+            return
+        default = NetConfig()
+        given = [f"--{f.name.replace('_', '-')}" for f in fields(NetConfig)
+                 if f.name != "net_dir" and getattr(self, f.name) != getattr(default, f.name)]
+        if given:
+            raise UsageError(f"--net {self.net_dir} trains the converted net as it is, so {', '.join(given)} would be "
+                             "ignored; drop them (change the Keras model and convert it again instead)")
 
     def net_config(self) -> NetConfig:
         return NetConfig(**{f.name: getattr(self, f.name) for f in fields(NetConfig)})

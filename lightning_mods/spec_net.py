@@ -15,6 +15,7 @@ updated with the biased batch variance, a ``trainable: false`` BN is a FrozenBat
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ import yaml
 from torch import nn
 
 from lightning_mods.errors import UsageError
+from lightning_mods import spec_layers
 from lightning_mods.norms import SequenceNorm, make_activation, make_norm
 
 SPEC_FILE = "spec.yaml"
@@ -36,8 +38,9 @@ REQUIRED = {
     "input": ("shape",), "flatten": (), "reshape": ("shape",), "dropout": ("rate",), "activation": ("activation",),
     "dense": ("units", "in_features", "use_bias", "activation"), "bn": ("features", "momentum", "eps"),
     "ln": ("features", "eps"), "gn": ("features", "groups", "eps"), "lstm": ("in_features", "units", "return_sequences"),
+    **spec_layers.REQUIRED,
 }
-WEIGHTED = ("dense", "bn", "ln", "gn", "lstm")
+WEIGHTED = ("dense", "bn", "ln", "gn", "lstm", "conv")
 
 
 class Reshape(nn.Module):
@@ -84,6 +87,11 @@ def check_spec(spec) -> None:
         missing = [key for key in REQUIRED[kind] if key not in entry]
         if missing:
             raise UsageError(f"layer spec entry {i} ({kind}) lacks {', '.join(missing)}; add it or re-convert the model")
+        earlier = [e.get("name") for e in spec[:i]] + ([spec[0].get("name", "input")] if i else [])
+        inputs = entry.get("inputs")
+        if inputs is not None and (not isinstance(inputs, list) or not inputs or any(n not in earlier for n in inputs)):
+            raise UsageError(f"layer spec entry {i} ({kind}) takes inputs {inputs!r}, which are not names of earlier "
+                             "entries; use the spec.yaml that scripts/convert.py wrote")
         for key in ("activation",):
             if key in entry and entry[key] not in ACTIVATIONS:
                 raise UsageError(f"layer spec entry {i} ({kind}): activation {entry[key]!r} is not one of "
@@ -116,6 +124,10 @@ def _modules(entry: dict) -> list[nn.Module]:
         return [linear] + ([] if entry["activation"] == "linear" else [ACTIVATIONS[entry["activation"]]()])
     if kind == "lstm":
         return [KerasLSTM(entry["in_features"], entry["units"], entry["return_sequences"])]
+    if kind in spec_layers.REQUIRED:
+        module = spec_layers.build(entry)
+        activation = entry.get("activation", "linear")
+        return [module] + ([] if activation == "linear" else [ACTIVATIONS[activation]()])
     return [_norm(entry)]
 
 
@@ -140,22 +152,39 @@ class SpecNet(nn.Module):
         self.spec = spec
         self.input_shape = tuple(spec[0]["shape"])
         modules: list[nn.Module] = []
+        self.slices: list[tuple] = []  # (entry name, its inputs or None, first module, end module)
         self.weighted: dict[str, nn.Module] = {}  # Keras layer name -> its torch module (not registered twice)
         for i, entry in enumerate(spec[1:], start=1):
             built = _modules(entry)
             if entry["layer"] in WEIGHTED:
                 if not entry.get("trainable", True):
                     _freeze(built[0])
-                inner = built[0].norm if isinstance(built[0], SequenceNorm) else getattr(built[0], "lstm", built[0])
+                inner = built[0].norm if isinstance(built[0], SequenceNorm) else \
+                    getattr(built[0], "lstm", getattr(built[0], "conv", built[0]))
                 self.weighted[entry.get("name", f"layer_{i}")] = inner  # the Linear, norm or nn.LSTM itself
+            self.slices.append((entry.get("name", f"layer_{i}"), entry.get("inputs"), len(modules), len(modules) + len(built)))
             modules += built
         if logits and modules and isinstance(modules[-1], nn.Softmax):
             modules.pop()
-        self.layers = nn.Sequential(*modules)
+            name, inputs, start, _ = self.slices[-1]
+            self.slices[-1] = (name, inputs, start, len(modules))
+        self.layers = nn.Sequential(*modules)  # every module once, in spec order (the state dict's keys)
+        self.graph = any(entry.get("inputs") for entry in spec)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, *input_shape); a (B, 1, 28, 28) image batch fits a (28, 28) or (28, 28, 1) input as well
-        return self.layers(x.reshape(x.shape[0], *self.input_shape))
+        x = x.reshape(x.shape[0], *self.input_shape)
+        if not self.graph:
+            return self.layers(x)
+        # A Functional DAG: the entries are in topological order; each takes the outputs its
+        # ``inputs`` name (several for a merge), or the previous entry's output.
+        outputs = {self.spec[0].get("name", "input"): x}
+        for name, inputs, start, end in self.slices:
+            x = [outputs[n] for n in inputs] if inputs and len(inputs) > 1 else (outputs[inputs[0]] if inputs else x)
+            for module in self.layers[start:end]:
+                x = module(x)
+            outputs[name] = x
+        return x
 
 
 def read_spec(path: str | Path) -> list[dict]:
@@ -182,7 +211,10 @@ def load_net(net_dir: str | Path, logits: bool = False) -> SpecNet:
     try:
         state = torch.load(net_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
-    except (RuntimeError, ValueError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except pickle.UnpicklingError:  # weights_only refused a pickled object: nothing ran
+        raise UsageError(f"{net_dir / WEIGHTS_FILE} holds pickled objects, not a plain state dict of tensors; "
+                         "re-convert the model with scripts/convert.py") from None
+    except (RuntimeError, ValueError, OSError, EOFError) as err:
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise UsageError(f"{net_dir / WEIGHTS_FILE} does not fit {SPEC_FILE} ({first}); re-convert the model") from None
     return net

@@ -17,9 +17,14 @@ from pathlib import Path
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-import lightning_mods  # noqa: E402,F401  (the torch side first: see lightning_mods/__init__.py)
-import parity  # noqa: E402,F401  (then keras_ref, before TensorFlow)
+# Only light modules here: --help and every refusal of the arguments or the model file come back
+# before torch or Keras is imported (parity, which loads both, is imported once the checks passed).
 from lightning_mods.errors import EXIT_USAGE, UsageError  # noqa: E402
+from lightning_mods.model_file import check_file  # noqa: E402
+
+
+MAX_STEPS = 1000
+MAX_BATCH = 4096
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,31 +50,80 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def read_inputs(path: str | None):
+    """The ``--inputs`` array: a .npy file, or a .npz holding exactly one array."""
     if path is None:
         return None
     import numpy as np
 
     try:
-        return np.load(path, allow_pickle=False)  # no pickled objects: nothing from the file runs
-    except (OSError, ValueError) as err:
-        raise UsageError(f"--inputs {path} is not a numpy .npy array ({str(err).splitlines()[0][:120]}); "
+        data = np.load(path, allow_pickle=False)  # no pickled objects: nothing from the file runs
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                if len(data.files) != 1:
+                    raise UsageError(f"--inputs {path} holds {len(data.files)} arrays ({', '.join(data.files[:5])}); "
+                                     "save the one input array with numpy.save('inputs.npy', x)")
+                data = data[data.files[0]]
+    except (OSError, ValueError, EOFError) as err:
+        if isinstance(err, UsageError):
+            raise
+        raise UsageError(f"--inputs {path} is not a numpy .npy array ({(str(err).splitlines() or [''])[0][:120]}); "
                          "save one with numpy.save('inputs.npy', x)") from None
+    if not np.issubdtype(data.dtype, np.number) or not np.all(np.isfinite(data)):
+        raise UsageError(f"--inputs {path} holds {data.dtype} values that are not all finite numbers; "
+                         "save finite numeric inputs")
+    return data
+
+
+def writable_folder(out: Path, flag: str = "--out") -> None:
+    """Refuse, before any work, an ``--out`` folder that cannot be written: a file there, or a
+    folder (or its nearest existing parent) where no file can be created. Nothing is left behind."""
+    import tempfile
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{flag} {out} is a file, not a folder; pick a folder path")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {out} lies under the file {parent}; pick a folder path")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        raise UsageError(f"{flag} {out} cannot be written ({parent}: {err.strerror}); pick a writable folder") from None
+
+
+def check_settings(args) -> None:
+    """The check's numbers, bounded (a refusal here costs nothing; a bad value later costs the whole check)."""
+    import math
+
+    if not 1 <= args.steps <= MAX_STEPS:
+        raise UsageError(f"--steps {args.steps} must be between 1 and {MAX_STEPS}")
+    if not 2 <= args.batch_size <= MAX_BATCH:
+        raise UsageError(f"--batch-size {args.batch_size} must be between 2 (BatchNorm trains on batches) and {MAX_BATCH}")
+    if not (math.isfinite(args.lr) and 0 < args.lr <= 10):
+        raise UsageError(f"--lr {args.lr} must be a finite number in (0, 10]; the default is 0.01")
+    if not 0 <= args.seed <= 2**32 - 1:
+        raise UsageError(f"--seed {args.seed} must be between 0 and {2**32 - 1}")
 
 
 def keras_to_torch(args) -> int:
+    check_settings(args)
+    out = Path(args.out)
+    writable_folder(out)
+    if (out / "spec.yaml").exists() and not args.overwrite:
+        raise UsageError(f"--out {out} already holds a converted model; pass --overwrite or pick another folder")
+    given = read_inputs(args.inputs)
+    check_file(args.model)  # the file's layer classes, read as JSON: no Keras yet
+    import lightning_mods  # noqa: F401  (the torch side first: see lightning_mods/__init__.py)
+    import parity  # noqa: F401  (then keras_ref, before TensorFlow)
     from parity.convert.check import Settings, check
     from parity.convert.keras_to_torch import save, to_torch
     from parity.convert.report import markdown, table
     from parity.convert.spec import read_model
 
-    out = Path(args.out)
-    if (out / "spec.yaml").exists() and not args.overwrite:
-        raise UsageError(f"--out {out} already holds a converted model; pass --overwrite or pick another folder")
-    if args.steps < 1 or args.batch_size < 2 or not args.lr > 0:
-        raise UsageError("--steps must be >= 1, --batch-size >= 2 (BatchNorm trains on batches) and --lr > 0")
     model = read_model(args.model)
     spec, net = to_torch(model, args.model)
-    given = read_inputs(args.inputs)
     settings = Settings(steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
     report = check(model, spec, settings, given, model_path=args.model, keras_torch=args.keras_torch)
     save(spec, net, out)
@@ -80,14 +134,19 @@ def keras_to_torch(args) -> int:
 
 
 def torch_to_keras(args) -> int:
-    from parity.convert.predictions import compare_on_test
-    from parity.convert.torch_to_keras import checkpoint_to_keras
-
     out = Path(args.out)
     if out.suffix != ".keras":
         raise UsageError(f"--out {out} must end in .keras (Keras 3's model file)")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file path ending in .keras")
     if out.exists() and not args.overwrite:
         raise UsageError(f"--out {out} exists; pass --overwrite or pick another file")
+    writable_folder(out.parent, "--out's folder")
+    import lightning_mods  # noqa: F401  (the torch side first)
+    import parity  # noqa: F401  (then keras_ref, before TensorFlow)
+    from parity.convert.predictions import compare_on_test
+    from parity.convert.torch_to_keras import checkpoint_to_keras
+
     model, net, config = checkpoint_to_keras(args.checkpoint)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)

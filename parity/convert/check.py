@@ -26,6 +26,14 @@ Scales in the float64 columns (``parity.compare.diff`` adds a floor to an array'
   float64 matmuls in float32 (Keras forces 64-bit result types to 32-bit outside TensorFlow,
   ``keras.src.backend.common.dtypes``), and a mean of ~1 values near 0 then carries ~1e-7
   absolute error, 1e-2 of itself.
+
+Every row carries the control that justifies its tolerance, so that a FAIL means a conversion
+error, never rounding: a float32 computation is judged against Keras-on-TensorFlow itself in
+float32 vs float64 (the forward rows: the same batch, the same weights; the Keras-on-torch
+column's step rows, whose matmuls run in float32: the same steps in float32), array by array.
+The tolerance of a row is ``max(base tolerance, ROUNDING_FACTOR x control)``: two float32
+computations each off the exact result by ``c`` differ by up to ``2c``; a conversion error
+(a layout, an epsilon, a momentum) moves results by orders of magnitude more.
 """
 
 from __future__ import annotations
@@ -43,25 +51,29 @@ from keras_ref.cast import cast_model
 from keras_ref.training import logits as keras_outputs
 from keras_ref.training import sgd_steps as keras_sgd_steps
 from lightning_mods.errors import UsageError
-from lightning_mods.spec_net import SpecNet
+from lightning_mods.spec_net import WEIGHTED, SpecNet
 from parity.compare import (
     BATCH_SIZE,
+    FORWARD_RTOL,
+    SGD_RTOL,
     LEARNING_RATE,
     STEPS,
     Diff,
-    PairReport,
     control_diff,
     diff,
     torch_logits,
     torch_sgd_steps,
-    worst,
 )
 from parity.convert.keras_state import keras_state, no_dropout
 from parity.convert.keras_to_torch import copy_to_torch, pairs
 from parity.convert.torch_backend import run_keras_on_torch
-from parity.transfer import MOVING, keras_arrays, torch_arrays
+from parity.convert.arrays import torch_arrays
+from parity.transfer import MOVING
 
 FLOOR = 1e-6  # added to an array's scale in the float64 columns (see the module docstring)
+ROUNDING_FACTOR = 10  # a float32 row's tolerance is at least this many times its float32-vs-float64 control
+MAX_FORWARD_TOLERANCE = 1e-3  # an outputs row's never more: a forward control beyond it means a broken reference
+# (a step row's control may legitimately be large: an array whose exact gradient is 0 moves by rounding alone)
 
 
 @dataclass
@@ -75,12 +87,41 @@ class Settings:
 
 @dataclass
 class Reference:
-    """What Keras on TensorFlow computes: the arrays every column is compared with."""
+    """What Keras on TensorFlow computes: the arrays every column is compared with, and the
+    float32 rounding controls (Keras f32 vs Keras f64)."""
 
     eval: np.ndarray
     train: np.ndarray
     arrays: dict[str, np.ndarray]  # "<layer>/<array>" after the SGD steps
     eval_after: np.ndarray
+    forward_control: dict[str, Diff]  # "train"/"eval": the float32 outputs vs the float64 ones
+    steps_control: dict[str, Diff]  # "<layer>/<array>" (and "eval_after"): the steps in float32 vs float64
+
+
+@dataclass
+class Column:
+    """One column's rows, each ``(difference, tolerance)``; the tolerance is the base one or, for
+    a float32 computation, ROUNDING_FACTOR times its control (see the module docstring)."""
+
+    train: Diff
+    eval: Diff
+    weights: Diff | None
+    moving: Diff | None
+    eval_after: Diff
+    tolerances: dict[str, float]
+    control: Diff | None = None  # torch vs itself started 1 ulp apart (the chaos control; not a check)
+
+    def checks(self) -> list[tuple[str, Diff | None, float]]:
+        return [(key, getattr(self, key), self.tolerances[key]) for key in ("train", "eval", "weights", "moving",
+                                                                           "eval_after")]
+
+    @property
+    def passed(self) -> bool:
+        return all(d is None or d.within(tol) for _, d, tol in self.checks())
+
+    @property
+    def chaotic(self) -> bool:
+        return self.control is not None and not self.control.within(SGD_RTOL)
 
 
 @dataclass
@@ -93,7 +134,8 @@ class Inputs:
 class Report:
     settings: Settings
     inputs_from: str
-    columns: dict[str, PairReport] = field(default_factory=dict)
+    reference: Reference | None = None
+    columns: dict[str, Column] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -134,28 +176,57 @@ def array_floor(key: str, reference: dict[str, np.ndarray], floor: float) -> flo
     return floor
 
 
-def state_diffs(arrays: dict[str, np.ndarray], reference: dict[str, np.ndarray], floor: float):
-    diffs = {key: diff(arrays[key], ref, key, array_floor(key, reference, floor)) for key, ref in reference.items()}
-    return (worst([d for k, d in diffs.items() if not k.endswith(MOVING)]),
-            worst([d for k, d in diffs.items() if k.endswith(MOVING)]))
+def allowed(base: float, control: Diff | None, cap: float = float("inf")) -> float:
+    return base if control is None else min(max(base, ROUNDING_FACTOR * control.rel), max(base, cap))
 
 
-def column(outputs: dict, reference: Reference, settings: Settings, control=None) -> PairReport:
-    """One column: ``outputs`` (eval, train, arrays, eval_after) against the reference."""
-    weights, moving = state_diffs(outputs["arrays"], reference.arrays, settings.floor)
-    return PairReport(diff(outputs["train"], reference.train, "outputs"), diff(outputs["eval"], reference.eval, "outputs"),
-                      weights, moving, diff(outputs["eval_after"], reference.eval_after, "outputs", settings.floor), control)
+def judged(diffs: dict[str, Diff], tolerances: dict[str, float]) -> tuple[Diff | None, float]:
+    """The array that comes nearest its own tolerance (or passes it furthest), and that tolerance."""
+    if not diffs:
+        return None, SGD_RTOL
+    key = max(diffs, key=lambda k: diffs[k].rel / tolerances[k])
+    return Diff(max(d.abs for d in diffs.values()), diffs[key].rel, diffs[key].where), tolerances[key]
+
+
+def column(outputs: dict, reference: Reference, settings: Settings, float32_steps: bool = False,
+           control: Diff | None = None) -> Column:
+    """One column: ``outputs`` (eval, train, arrays, eval_after) against the reference; the step
+    rows of a column that computes them in float32 (``float32_steps``) are judged on the control."""
+    steps = reference.steps_control if float32_steps else {}
+    tol = {key: allowed(SGD_RTOL, steps.get(key)) for key in reference.arrays}
+    diffs = {key: diff(outputs["arrays"][key], ref, key, array_floor(key, reference.arrays, settings.floor))
+             for key, ref in reference.arrays.items()}
+    weights, weights_tol = judged({k: d for k, d in diffs.items() if not k.endswith(MOVING)}, tol)
+    moving, moving_tol = judged({k: d for k, d in diffs.items() if k.endswith(MOVING)}, tol)
+    tolerances = {"train": allowed(FORWARD_RTOL, reference.forward_control["train"], MAX_FORWARD_TOLERANCE),
+                  "eval": allowed(FORWARD_RTOL, reference.forward_control["eval"], MAX_FORWARD_TOLERANCE),
+                  "weights": weights_tol, "moving": moving_tol,
+                  "eval_after": allowed(SGD_RTOL, steps.get("eval_after"))}
+    return Column(diff(outputs["train"], reference.train, "outputs"), diff(outputs["eval"], reference.eval, "outputs"),
+                  weights, moving, diff(outputs["eval_after"], reference.eval_after, "outputs", settings.floor),
+                  tolerances, control)
 
 
 def keras_reference(model: keras.Model, names: list[str], inputs: Inputs, settings: Settings) -> Reference:
     model64 = no_dropout(cast_model(model, "float64"))  # from the fresh weights, before any forward
+    forward64 = no_dropout(cast_model(model, "float64"))
+    model32 = no_dropout(cast_model(model, "float32"))  # the float32 control of the steps
     no_dropout(model)
     evaluated = keras_outputs(model, inputs.x, training=False)
     trained = keras_outputs(model, inputs.x, training=True)  # moves BN's statistics: the steps start from model64
-    loss = keras.losses.MeanSquaredError(dtype="float64")
-    keras_sgd_steps(model64, inputs.batches, settings.learning_rate, loss)
-    after = keras_outputs(model64, inputs.x.astype(np.float64), training=False)
-    return Reference(evaluated, trained, keras_state(model64, names), after)
+    x64 = inputs.x.astype(np.float64)
+    forward_control = {"eval": diff(evaluated, keras_outputs(forward64, x64, training=False), "outputs"),
+                       "train": diff(trained, keras_outputs(forward64, x64, training=True), "outputs")}
+    keras_sgd_steps(model64, inputs.batches, settings.learning_rate, keras.losses.MeanSquaredError(dtype="float64"))
+    batches32 = [(x.astype(np.float32), y.astype(np.float32)) for x, y in inputs.batches]
+    keras_sgd_steps(model32, batches32, settings.learning_rate, keras.losses.MeanSquaredError(dtype="float32"))
+    arrays, arrays32 = keras_state(model64, names), keras_state(model32, names)
+    after = keras_outputs(model64, x64, training=False)
+    steps_control = {key: diff(arrays32[key], ref, key, array_floor(key, arrays, settings.floor))
+                     for key, ref in arrays.items()}
+    steps_control["eval_after"] = diff(keras_outputs(model32, inputs.x, training=False), after, "outputs",
+                                       settings.floor)
+    return Reference(evaluated, trained, arrays, after, forward_control, steps_control)
 
 
 def torch_outputs(model: keras.Model, spec: list[dict], inputs: Inputs, settings: Settings) -> tuple[dict, Diff]:
@@ -166,8 +237,8 @@ def torch_outputs(model: keras.Model, spec: list[dict], inputs: Inputs, settings
     out = {"eval": torch_logits(net, inputs.x, training=False), "train": torch_logits(net, inputs.x, training=True)}
     torch_batches = [(x, y) for x, y in inputs.batches]
     torch_sgd_steps(net64, torch_batches, settings.learning_rate, mse)
-    out["arrays"] = {f"{name}/{key}": value for name, module, _ in pairs(net64, model)
-                     for key, value in torch_arrays(module).items()}
+    out["arrays"] = {f"{name}/{key}": value for name, module, layer in pairs(net64, model)
+                     for key, value in torch_arrays(module, layer).items()}
     out["eval_after"] = torch_logits(net64, inputs.x.astype(np.float64), training=False)
     return out, control_diff(start, torch_batches, settings.learning_rate, mse, settings.floor)
 
@@ -178,12 +249,13 @@ def check(model: keras.Model, spec: list[dict], settings: Settings | None = None
     loads again in its own process; ``keras_torch=False`` leaves that column out)."""
     settings = settings or Settings()
     inputs = make_inputs(model, settings, given)
-    names = [e["name"] for e in spec if "name" in e]
+    names = [e["name"] for e in spec if e["layer"] in WEIGHTED]  # the layers with weights to compare
     torch_side, control = torch_outputs(model, spec, inputs, settings)  # before the reference moves model's stats
     reference = keras_reference(model, names, inputs, settings)
     report = Report(settings, "the given --inputs" if given is not None else "standard-normal random inputs")
-    report.columns["torch module"] = column(torch_side, reference, settings, control)
-    if keras_torch and model_path is not None:
+    report.columns["torch module"] = column(torch_side, reference, settings, control=control)
+    if keras_torch and model_path is not None:  # its float64 matmuls run in float32 (see the module docstring)
         report.columns["Keras, torch backend"] = column(run_keras_on_torch(model_path, names, inputs, settings),
-                                                        reference, settings)
+                                                        reference, settings, float32_steps=True)
+    report.reference = reference
     return report

@@ -9,7 +9,7 @@ import torch
 
 from lightning_mods.spec_net import SPEC_FILE, WEIGHTS_FILE, SpecNet
 from parity.convert.spec import dump_spec, spec_from_model
-from parity.transfer import keras_arrays, set_torch_arrays
+from parity.convert.arrays import keras_arrays, set_torch
 
 
 def pairs(net: SpecNet, model: keras.Model) -> list[tuple[str, torch.nn.Module, keras.layers.Layer]]:
@@ -21,7 +21,7 @@ def copy_to_torch(model: keras.Model, net: SpecNet) -> SpecNet:
     """Every weight and moving statistic of ``model`` into ``net``: Dense kernel transposed, BN's
     gamma, beta, moving mean and variance as they are, the LSTM's one bias into ``bias_ih``."""
     for _, module, layer in pairs(net, model):
-        set_torch_arrays(module, keras_arrays(layer))
+        set_torch(module, layer, keras_arrays(layer))
     return net
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from parity.compare import FORWARD_RTOL, SGD_RTOL
-from parity.convert.check import Report
+from lightning_mods.spec_net import SpecNet
+from parity.convert.check import ROUNDING_FACTOR, Report
+from parity.convert.layer_table import MAPPINGS
+from parity.convert.torch_to_keras import keras_momentum
 
 ROWS = {"train": "outputs, training mode, float32", "eval": "outputs, inference mode, float32",
         "weights": "weights after {steps} SGD steps, float64", "moving": "moving statistics after the steps, float64",
@@ -13,19 +16,29 @@ ROWS = {"train": "outputs, training mode, float32", "eval": "outputs, inference 
 def _cell(d, tol) -> str:
     if d is None:
         return "n/a (none)"
-    return f"{d.rel:.1e} {'pass' if d.within(tol) else '**FAIL**'}" + (f" ({d.where})" if not d.within(tol) else "")
+    verdict = "pass" if d.within(tol) else "**FAIL**"
+    return f"{d.rel:.1e} <= {tol:.1e} {verdict} (abs {d.abs:.0e})" + (f" ({d.where})" if not d.within(tol) else "")
 
 
 def table(report: Report) -> str:
+    """One row per check; each cell: the difference, the tolerance it is judged on, the verdict."""
     names = list(report.columns)
-    lines = ["| check (max relative difference vs Keras on TensorFlow) | tolerance | " + " | ".join(names) + " |",
-             "|---|---|" + "---|" * len(names)]
+    lines = ["| check (max relative difference vs Keras on TensorFlow, <= tolerance) | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
     first = report.columns[names[0]]
-    for i, (key, _, tol) in enumerate(first.checks()):
-        cells = [_cell(report.columns[n].checks()[i][1], tol) for n in names]
-        lines.append(f"| {ROWS[key].format(steps=report.settings.steps)} | {tol:g} | " + " | ".join(cells) + " |")
+    for i, (key, _, _) in enumerate(first.checks()):
+        cells = [_cell(*report.columns[n].checks()[i][1:]) for n in names]
+        lines.append(f"| {ROWS[key].format(steps=report.settings.steps)} | " + " | ".join(cells) + " |")
+    ref = report.reference
+    if ref is not None:
+        forward = max(ref.forward_control.values(), key=lambda d: d.rel)
+        steps = max(ref.steps_control.values(), key=lambda d: d.rel)
+        lines.append(f"| control: Keras float32 vs float64 outputs (not a check) | {forward.rel:.1e} |"
+                     + " |" * (len(names) - 1))
+        lines.append(f"| control: Keras float32 vs float64 after the steps, worst array (not a check) | "
+                     f"{steps.rel:.1e} ({steps.where}) |" + " |" * (len(names) - 1))
     control = first.control
-    lines.append("| control: torch vs itself started 1 ulp apart (not a check) | | "
+    lines.append("| control: torch vs itself started 1 ulp apart (not a check) | "
                  + (f"{control.rel:.1e}" if control else "-") + " |" + " - |" * (len(names) - 1))
     return "\n".join(lines)
 
@@ -33,6 +46,39 @@ def table(report: Report) -> str:
 def _layer(entry: dict) -> str:
     details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("layer", "name"))
     return f"| {entry.get('name', '')} | {entry['layer']} | {details} |"
+
+
+def conventions(entry: dict) -> str:
+    """What was mapped between Keras's and torch's conventions for one spec entry."""
+    kind = entry["layer"]
+    if kind == "bn":
+        return (f"momentum: torch {entry['momentum']!r} = 1 - Keras {keras_momentum(entry['momentum'])!r}; epsilon "
+                f"{entry['eps']!r} kept (torch's default 1e-5); moving variance from the biased batch variance (Keras's "
+                "rule, torch's is unbiased); axis -1: channels last, transposed around torch's BatchNorm1d"
+                + ("; frozen: inference statistics in training too" if not entry.get("trainable", True) else ""))
+    if kind in ("ln", "gn"):
+        return f"epsilon {entry['eps']!r} kept (torch's default 1e-5); axis -1" + (
+            f"; {entry['groups']} groups over the channels, transposed around torch's GroupNorm" if kind == "gn" else "")
+    if kind == "conv":
+        return MAPPINGS["DepthwiseConv2D" if entry.get("depthwise") else "Conv2D"].conventions
+    return {"dense": "kernel (in, out) -> weight (out, in)",
+            "lstm": "gates i, f, c, o in the same order; kernels transposed; Keras's one bias -> bias_ih, bias_hh = 0 "
+                    "and not trained",
+            "flatten": "flattens the channels-last tensor, in Keras's order", "dropout": "rate kept (0 in the check)",
+            "pool": MAPPINGS["MaxPooling2D"].conventions, "global_pool": "over the spatial axes (channels last)",
+            "rescale": MAPPINGS["Rescaling"].conventions, "normalize": MAPPINGS["Normalization"].conventions,
+            "merge": MAPPINGS["Add"].conventions}.get(kind, "as in Keras")
+
+
+def summary(spec: list[dict]) -> list[str]:
+    """The conversion summary: one row per Keras layer, its torch modules and the conventions mapped."""
+    net = SpecNet(spec)
+    rows = ["| # | Keras layer | spec entry | torch module(s) | conventions mapped |", "|---|---|---|---|---|"]
+    for i, ((_, inputs, start, end), entry) in enumerate(zip(net.slices, spec[1:]), start=1):
+        modules = ", ".join(type(m).__name__ for m in net.layers[start:end]) or "-"
+        source = f" (from {', '.join(inputs)})" if inputs else ""
+        rows.append(f"| {i} | {entry.get('name', '')} | {entry['layer']}{source} | {modules} | {conventions(entry)} |")
+    return rows
 
 
 def markdown(report: Report, source: str, spec: list[dict]) -> str:
@@ -60,12 +106,17 @@ def markdown(report: Report, source: str, spec: list[dict]) -> str:
         "Keras on its torch backend needs that: it computes float64 matmuls in float32 (64-bit result types are "
         "forced to 32-bit outside TensorFlow), so its float64 rows are ~1e-7 off in absolute terms.",
         "- Dropout's rate is 0 in the check (random draws differ between frameworks); inference does not use it.",
+        f"- Each tolerance is the base one ({FORWARD_RTOL:g} for the outputs, {SGD_RTOL:g} after the steps) or, for "
+        f"a computation made in float32, {ROUNDING_FACTOR} times its control, array by array: Keras on TensorFlow in "
+        "float32 vs float64 on the same batch (the outputs rows), or over the same steps (the Keras-on-torch "
+        "column's step rows, whose matmuls run in float32). A FAIL is then a conversion error, not rounding.",
         "- The control trains two copies of the torch module whose weights start one rounding unit apart: where it "
         "exceeds the tolerance, the steps amplify rounding and no two implementations can agree after them.",
     ]
     if chaotic:
         parts.append(f"- **The control exceeds the tolerance** ({', '.join(chaotic)}): the trajectory rows cannot be "
                      "tight for this model; use fewer --steps.")
+    parts += ["", "## Conversion summary", ""] + summary(spec)
     parts += ["", "## The layers (spec.yaml)", "", "| Keras name | layer | settings (BN momentum in torch's convention) |",
               "|---|---|---|"] + [_layer(e) for e in spec]
     parts += ["", "## Known differences kept on purpose", "",

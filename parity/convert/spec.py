@@ -8,22 +8,17 @@ line, before anything is written.
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 
 import keras
 import yaml
 
 from lightning_mods.errors import UsageError
+from lightning_mods.model_file import ACTIVATIONS, SUPPORTED, check_file, refusal
 from lightning_mods.spec_net import check_spec
 from parity.conventions import TABLE
+from parity.convert.layer_table import MAPPINGS
 
-SUPPORTED = ("InputLayer", "Flatten", "Reshape", "Dense", "Activation", "ReLU", "Dropout", "BatchNormalization",
-             "LayerNormalization", "GroupNormalization", "LSTM")
-ACTIVATIONS = ("relu", "gelu", "silu", "swish", "tanh", "sigmoid", "softmax", "linear")
-SUPPORTED_LINE = (f"supported: {', '.join(SUPPORTED)} (activations {', '.join(ACTIVATIONS)}; norms on the last axis) "
-                  "in a Sequential or single-chain Functional model")
 # Config keys that do not change what a converted layer computes (its weights travel as they are).
 IGNORED = {"name", "trainable", "dtype", "seed", "unroll", "unit_forget_bias", "renorm_momentum", "renorm_clipping",
            "batch_shape",
@@ -42,62 +37,22 @@ REQUIRED = {"Flatten": {"data_format": "channels_last"}, "LSTM": {"activation": 
             "InputLayer": {"dtype": "float32"}}
 
 
+def torch_momentum(keras_momentum: float) -> float:
+    """torch momentum = 1 - Keras momentum, rounded to 15 digits: 0.99 -> 0.01, not 0.010000000000000009."""
+    return float(f"{TABLE['bn_momentum'].to_torch(keras_momentum):.15g}")
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0][:200] if text else type(err).__name__
 
 
-def file_config(path: Path) -> dict:
-    """The model's JSON config from a ``.keras`` zip or a legacy ``.h5`` file, read as data."""
-    if not path.is_file():
-        raise UsageError(f"{path} does not exist; give the path of a Keras model file (.keras or .h5)")
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                return json.loads(archive.read("config.json"))
-        except (KeyError, ValueError, zipfile.BadZipFile):
-            raise UsageError(f"{path} is a zip file without a Keras config.json; give a model saved by "
-                             "model.save('MODEL.keras')") from None
-    try:
-        import h5py
-
-        with h5py.File(path, "r") as h5:
-            text = h5.attrs.get("model_config")
-    except (ImportError, OSError):
-        text = None
-    if text is None:
-        raise UsageError(f"{path} is not a Keras model file (neither a .keras zip nor an .h5 holding a model); "
-                         "save the model with model.save('MODEL.keras')")
-    return json.loads(text if isinstance(text, str) else text.decode())
-
-
-def prescan(config: dict) -> list[str]:
-    """Refusals readable from the file alone, for what Keras should not even load: a model class
-    other than Sequential/Functional, a custom (registered) layer, a Lambda. Keras's own other
-    layers are loaded, so that every unsupported layer AND option is reported at once."""
-    kind = config.get("class_name")
-    if kind not in ("Sequential", "Functional", "Model"):
-        return [f"the model is a {kind!r}, not a Sequential or Functional model"]
-    problems, custom = [], False
-    for layer in config.get("config", {}).get("layers", []):
-        name, cls = layer.get("config", {}).get("name", layer.get("name", "?")), layer.get("class_name")
-        builtin = layer.get("module", "keras.layers").startswith("keras") and layer.get("registered_name") in (None, cls)
-        custom |= not builtin or cls in ("Lambda", "Sequential", "Functional", "Model")
-        if cls not in SUPPORTED or not builtin:
-            problems.append(f"layer {name!r} ({layer.get('registered_name') or cls}) is not supported")
-    return problems if custom else []
-
-
-def refuse(path, problems: list[str]) -> UsageError:
-    return UsageError(f"{path} cannot be converted: {'; '.join(problems)}. {SUPPORTED_LINE}")
 
 
 def read_model(path: str | Path) -> keras.Model:
     """The Keras model in ``path``, after checking its layer classes from the file's config."""
     path = Path(path)
-    problems = prescan(file_config(path))
-    if problems:
-        raise refuse(path, problems)
+    check_file(path)
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types here (ValueError, TypeError, OSError, ...)
@@ -105,47 +60,55 @@ def read_model(path: str | Path) -> keras.Model:
                          "model.save('MODEL.keras')") from None
 
 
-def chain(model: keras.Model) -> tuple[list, list[str]]:
-    """The model's layers from input to output, and why it is not a single chain (if it is not)."""
+def graph(model: keras.Model) -> tuple[list, dict[str, list[str]], list[str]]:
+    """The model's layers in topological order (inputs first), the names each layer takes its
+    inputs from (the InputLayer's name for the model's input), and why it cannot be converted."""
     if isinstance(model, keras.Sequential):
         if not model.built or not model.inputs:
-            return [], ["the Sequential model has no input shape; start it with keras.Input(shape=...)"]
-        return list(model.layers), []
+            return [], {}, ["the Sequential model has no input shape; start it with keras.Input(shape=...)"]
+        names = [model.inputs[0]._keras_history[0].name] + [layer.name for layer in model.layers]
+        return list(model.layers), {name: [before] for before, name in zip(names, names[1:])}, []
     if len(model.inputs) != 1 or len(model.outputs) != 1:
-        return [], [f"the model has {len(model.inputs)} inputs and {len(model.outputs)} outputs; one of each is supported"]
-    layers, problems, tensor = [], [], model.outputs[0]
-    while True:
+        return [], {}, [f"the model has {len(model.inputs)} inputs and {len(model.outputs)} outputs; one of each is supported"]
+    order, inputs, problems, seen = [], {}, [], {}
+    stack = [(model.outputs[0], False)]
+    while stack:  # depth-first, each layer placed after everything it takes: a topological order
+        tensor, expanded = stack.pop()
         layer, node_index, _ = tensor._keras_history
-        node = layer._inbound_nodes[node_index]
         if isinstance(layer, keras.layers.InputLayer):
-            break
-        if len(node.input_tensors) != 1:
-            problems.append(f"layer {layer.name!r} ({type(layer).__name__}) takes {len(node.input_tensors)} inputs "
-                            "(not a single chain)")
-            break
-        if layer in layers:
-            problems.append(f"layer {layer.name!r} is used more than once (not a single chain)")
-            break
+            continue
+        if expanded:
+            if layer.name not in inputs:
+                order.append(layer)
+                inputs[layer.name] = [t._keras_history[0].name for t in layer._inbound_nodes[node_index].input_tensors]
+            continue
+        if seen.setdefault(layer.name, node_index) != node_index:
+            problems.append(f"layer {layer.name!r} is used more than once (shared weights); give each use its own layer")
+            continue
+        node = layer._inbound_nodes[node_index]
         # Keras records training=None (and LSTMs training=False: with dropout 0, which is all that is
         # supported, training changes nothing there); a BN or Dropout called with training= is refused.
         kwargs = [key for key, value in node.arguments.kwargs.items()
                   if value is not None and not (isinstance(layer, keras.layers.LSTM) and key == "training")]
-        if kwargs:
+        if kwargs and layer.name not in inputs:
             problems.append(f"layer {layer.name!r} is called with {', '.join(kwargs)}=...; call it on its input alone")
-        layers.append(layer)
-        tensor = node.input_tensors[0]
-    return layers[::-1], problems
+        stack.append((tensor, True))
+        stack.extend((t, False) for t in reversed(node.input_tensors))
+    return order, inputs, sorted(set(problems), key=problems.index)
 
 
 def _options(cls: str, config: dict) -> list[str]:
     """Options set away from what the converter reproduces."""
+    mapping = MAPPINGS.get(cls)
+    used = mapping.used if mapping else USED.get(cls, set())
+    required = (mapping.required or {}) if mapping else REQUIRED.get(cls, {})
     bad = []
     for key, value in config.items():
-        if key in IGNORED or key.endswith("_initializer") or key in USED.get(cls, set()):
-            if key in REQUIRED.get(cls, {}) and value != REQUIRED[cls][key]:
+        if key in IGNORED or key.endswith("_initializer") or key in used:
+            if key in required and value != required[key]:
                 bad.append(f"{key}={_short(value)}")
             continue
-        neutral = value == REQUIRED[cls][key] if key in REQUIRED.get(cls, {}) else value in (None, False, 0)
+        neutral = value == required[key] if key in required else value in (None, False, 0)
         if not neutral:
             bad.append(f"{key}={_short(value)}")
     return bad
@@ -176,7 +139,7 @@ def _norm_entry(layer, cls: str, config: dict, rank: int) -> tuple[dict, list[st
     entry = {"layer": kind, "name": layer.name, "features": features, "eps": float(layer.epsilon),
              "center": bool(layer.center), "scale": bool(layer.scale), "trainable": bool(layer.trainable)}
     if kind == "bn":
-        entry["momentum"] = TABLE["bn_momentum"].to_torch(float(layer.momentum))  # torch's convention
+        entry["momentum"] = torch_momentum(float(layer.momentum))  # torch's convention
     if kind == "gn":
         entry["groups"] = int(layer.groups)  # Keras resolves groups=-1 (InstanceNorm) to the channel count
     return entry, problems
@@ -189,9 +152,15 @@ def layer_entry(layer) -> tuple[dict | None, list[str]]:
         return None, ["is not supported"]
     config = layer.get_config()
     problems = _options(cls, config)
+    activation = config.get("activation")
+    if cls in MAPPINGS and activation is not None and _activation(activation) is None:
+        problems.append(f"activation {activation!r}")
     policy = layer.dtype_policy.name
     if policy != "float32":
         problems.append(f"dtype policy {policy!r} (float32 only)")
+    if cls in MAPPINGS:
+        entry, more = MAPPINGS[cls].entry(layer, config)
+        return entry, problems + more
     rank = len(layer.input.shape)
     if cls in ("Dense", "Activation"):
         activation = _activation(config["activation"])
@@ -219,8 +188,10 @@ def layer_entry(layer) -> tuple[dict | None, list[str]]:
 
 
 def spec_from_model(model: keras.Model, source="the model") -> list[dict]:
-    """The layer spec of ``model``; a UsageError naming every unsupported layer or option."""
-    layers, problems = chain(model)
+    """The layer spec of ``model``; a UsageError naming every unsupported layer or option. A model
+    that is not a single chain (a Functional DAG: Add, Concatenate, ...) gets every entry's
+    ``name`` and, where it is not the entry just before, the ``inputs`` it takes."""
+    layers, inputs, problems = graph(model)
     spec = []
     if not problems:
         shape = tuple(model.inputs[0].shape[1:])
@@ -229,15 +200,23 @@ def spec_from_model(model: keras.Model, source="the model") -> list[dict]:
         if model.inputs[0].dtype != "float32":
             problems.append(f"the input dtype is {model.inputs[0].dtype} (float32 only)")
         spec.append({"layer": "input", "shape": [int(d or 0) for d in shape]})
-    for layer in layers:
+    names = [model.inputs[0]._keras_history[0].name] + [layer.name for layer in layers]
+    is_chain = all(inputs.get(name) == [before] for before, name in zip(names, names[1:]))
+    if not is_chain and spec:
+        spec[0]["name"] = names[0]
+    for before, layer in zip(names, layers):
         entry, bad = layer_entry(layer)
         if bad:
             what = bad[0] if bad == ["is not supported"] else "options " + ", ".join(bad) + " are not supported"
             problems.append(f"layer {layer.name!r} ({type(layer).__name__}) {what}")
         elif entry is not None:
+            if not is_chain:
+                entry["name"] = layer.name
+                if inputs[layer.name] != [before]:
+                    entry["inputs"] = inputs[layer.name]
             spec.append(entry)
     if problems:
-        raise refuse(source, problems)
+        raise refusal(source, problems)
     check_spec(spec)
     return spec
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 import torch
 from torch import nn
 
@@ -14,7 +15,8 @@ from lightning_mods.spec_net import SPEC_FILE, SpecNet, read_spec
 from parity.compare import build_keras
 from parity.conventions import NetSpec
 from parity.convert.keras_to_torch import pairs
-from parity.transfer import set_keras_arrays, torch_arrays, torch_to_keras
+from parity.convert.arrays import set_keras, torch_arrays
+from parity.transfer import torch_to_keras
 
 
 def keras_momentum(torch_momentum: float) -> float:
@@ -26,15 +28,16 @@ def keras_layer(entry: dict) -> keras.layers.Layer:
     """The Keras layer one spec entry describes (Keras's defaults for everything else)."""
     kind, name, trainable = entry["layer"], entry.get("name"), entry.get("trainable", True)
     common = dict(name=name, trainable=trainable) if name else {}
+    named = dict(name=name) if name else {}  # layers without weights
     norm = dict(epsilon=entry.get("eps"), center=entry.get("center", True), scale=entry.get("scale", True), **common)
     if kind == "flatten":
-        return keras.layers.Flatten()
+        return keras.layers.Flatten(**named)
     if kind == "reshape":
-        return keras.layers.Reshape(tuple(entry["shape"]))
+        return keras.layers.Reshape(tuple(entry["shape"]), **named)
     if kind == "dropout":
-        return keras.layers.Dropout(entry["rate"])
+        return keras.layers.Dropout(entry["rate"], **named)
     if kind == "activation":
-        return keras.layers.Activation(entry["activation"])
+        return keras.layers.Activation(entry["activation"], **named)
     if kind == "dense":
         return keras.layers.Dense(entry["units"], activation=entry["activation"], use_bias=entry["use_bias"], **common)
     if kind == "bn":
@@ -43,18 +46,52 @@ def keras_layer(entry: dict) -> keras.layers.Layer:
         return keras.layers.LayerNormalization(**norm)
     if kind == "gn":
         return keras.layers.GroupNormalization(groups=entry["groups"], **norm)
-    return keras.layers.LSTM(entry["units"], return_sequences=entry["return_sequences"], **common)
+    if kind == "lstm":
+        return keras.layers.LSTM(entry["units"], return_sequences=entry["return_sequences"], **common)
+    return keras_layer_of_table(entry, common, named)
 
 
-def keras_model(spec: list[dict]) -> keras.Sequential:
-    """The Sequential model a spec describes (fresh weights)."""
-    return keras.Sequential([keras.Input(tuple(spec[0]["shape"]))] + [keras_layer(e) for e in spec[1:]])
+def keras_layer_of_table(entry: dict, common: dict, named: dict) -> keras.layers.Layer:
+    """The Keras layer of a ``parity.convert.layer_table`` entry (convolutions, pooling, merges, preprocessing)."""
+    kind, L = entry["layer"], keras.layers
+    if kind == "conv":
+        rank, options = entry["rank"], dict(strides=tuple(entry["strides"]), padding=entry["padding"],
+                                            use_bias=entry["use_bias"], activation=entry["activation"], **common)
+        if entry.get("depthwise"):
+            return getattr(L, f"DepthwiseConv{rank}D")(tuple(entry["kernel"]), depth_multiplier=entry["filters"] // entry["groups"],
+                                                      dilation_rate=tuple(entry["dilation"]), **options)
+        return getattr(L, f"Conv{rank}D")(entry["filters"], tuple(entry["kernel"]), dilation_rate=tuple(entry["dilation"]),
+                                          groups=entry["groups"], **options)
+    if kind == "pool":
+        cls = f"{'Max' if entry['op'] == 'max' else 'Average'}Pooling{entry['rank']}D"
+        return getattr(L, cls)(tuple(entry["size"]), strides=tuple(entry["strides"]), padding=entry["padding"], **named)
+    if kind == "global_pool":
+        return getattr(L, f"Global{'Max' if entry['op'] == 'max' else 'Average'}Pooling{entry['rank']}D")(**named)
+    if kind == "merge":
+        cls = entry["op"].capitalize()
+        return L.Concatenate(axis=entry["axis"], **named) if cls == "Concatenate" else getattr(L, cls)(**named)
+    if kind == "rescale":
+        return L.Rescaling(entry["scale"], entry["offset"], **named)
+    return L.Normalization(mean=np.asarray(entry["mean"]).reshape(-1), variance=np.asarray(entry["variance"]).reshape(-1), **named)
+
+
+def keras_model(spec: list[dict]) -> keras.Model:
+    """The model a spec describes (fresh weights): Sequential for a chain, Functional for a DAG."""
+    if not any("inputs" in e for e in spec):
+        return keras.Sequential([keras.Input(tuple(spec[0]["shape"]))] + [keras_layer(e) for e in spec[1:]])
+    inputs = keras.Input(tuple(spec[0]["shape"]), name=spec[0].get("name"))
+    tensors, x = {spec[0].get("name", "input"): inputs}, inputs
+    for entry in spec[1:]:
+        args = [tensors[n] for n in entry.get("inputs", [])]
+        x = keras_layer(entry)(args if len(args) > 1 else (args[0] if args else x))
+        tensors[entry.get("name", f"node{len(tensors)}")] = x
+    return keras.Model(inputs, x)
 
 
 def copy_to_keras(net: SpecNet, model: keras.Model) -> keras.Model:
     """Every weight and moving statistic of ``net`` into ``model`` (the LSTM's b_ih + b_hh -> bias)."""
     for _, module, layer in pairs(net, model):
-        set_keras_arrays(layer, torch_arrays(module))
+        set_keras(layer, torch_arrays(module, layer))
     return model
 
 
