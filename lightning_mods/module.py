@@ -17,8 +17,8 @@ from lightning_mods.nets import NUM_CLASSES, NetConfig, build_net
 from lightning_mods.step_group import (
     StepGroup,
     can_capture,
-    count_steps,
     hooks_are_idle,
+    step_progress,
 )
 
 EVAL_STAGES = ("val", "test")  # training keeps its own running sums: see training_step
@@ -100,7 +100,8 @@ class NormClassifier(L.LightningModule):
         self.step_group = None
         if not self.automatic_optimization and hooks_are_idle(self.trainer, self):
             optimizer = self.optimizers(use_pl_optimizer=False)
-            self.step_group = StepGroup(self.minibatch_loss, optimizer, capture=self.capture and can_capture(optimizer))
+            self.step_group = StepGroup(self.minibatch_loss, optimizer, capture=self.capture and can_capture(optimizer),
+                                        progress=step_progress(self.trainer))
 
     def training_step(self, batch: list, batch_idx: int) -> torch.Tensor:
         """One optimizer step per minibatch of ``batch`` (a list of ``(x, y)``); returns the loss,
@@ -110,7 +111,6 @@ class NormClassifier(L.LightningModule):
             losses = self.minibatch_loss(minibatch)
         elif self.step_group is not None:  # the same steps without Lightning's idle per-step hooks
             losses = self.step_group(batch)
-            count_steps(self.trainer, len(batch))
         else:
             optimizer = self.optimizers()
             losses = torch.stack([self.train_minibatch(minibatch, optimizer) for minibatch in batch])

@@ -8,10 +8,10 @@ batch 32; issue 30). When nothing listens to those hooks (no callback or module 
 plain float32 or bf16 precision without a loss scaler, the no-op profiler, one process), they do
 nothing, and ``StepGroup`` runs the group's steps as a plain torch loop would: forward, loss,
 ``zero_grad(set_to_none=True)``, ``backward``, ``optimizer.step`` on the torch optimizer, the same
-operations in the same order (so the same numbers, bit for bit), then counts the group's steps in
-Lightning's progress at once (``trainer.global_step`` moves per training batch: nothing reads it
-between the steps; SIGTERM is acted on after the batch, as before). Otherwise (e.g. the landscape
-probe's ``on_before_optimizer_step``) every step goes through Lightning as before.
+operations in the same order (so the same numbers, bit for bit), and counts each step in
+Lightning's progress as ``LightningOptimizer.step`` does (``trainer.global_step`` moves per step).
+Otherwise (e.g. the landscape probe's ``on_before_optimizer_step``) every step goes through
+Lightning as before.
 
 On CUDA, ``capture=True`` records one step as a CUDA graph (``torch.cuda.graph``) after a few eager
 warm-up steps, and replays it for every full-size minibatch (its data copied into the graph's
@@ -54,14 +54,10 @@ def can_capture(optimizer: torch.optim.Optimizer) -> bool:
         not any(group.get("momentum") for group in optimizer.param_groups)
 
 
-def count_steps(trainer: L.Trainer, steps: int) -> None:
-    """Count ``steps`` optimizer steps in manual optimization's progress (``trainer.global_step``),
-    as ``LightningOptimizer.step`` does one by one (ready, then completed)."""
-    progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-    progress.total.ready += steps
-    progress.current.ready += steps
-    progress.total.completed += steps
-    progress.current.completed += steps
+def step_progress(trainer: L.Trainer):
+    """Manual optimization's step counter (``trainer.global_step`` is its ``total.completed``), which
+    ``LightningOptimizer.step`` moves: ``increment_ready()`` before a step, ``increment_completed()`` after."""
+    return trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
 
 
 class StepGroup:
@@ -69,8 +65,10 @@ class StepGroup:
     steps' losses (detached, stacked). ``loss_of(minibatch)`` is the training loss of a minibatch
     (the module's ``minibatch_loss``); ``optimizer`` the torch optimizer."""
 
-    def __init__(self, loss_of: Callable, optimizer: torch.optim.Optimizer, capture: bool = False) -> None:
+    def __init__(self, loss_of: Callable, optimizer: torch.optim.Optimizer, capture: bool = False,
+                 progress=None) -> None:
         self.loss_of, self.optimizer = loss_of, optimizer
+        self.progress = progress  # counts every step as Lightning does (step_progress), so global_step moves per step
         self.capture = capture
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # x, y, loss
@@ -85,8 +83,14 @@ class StepGroup:
         return loss.detach()
 
     def __call__(self, minibatches: list) -> torch.Tensor:
-        step = self.captured_step if self.capture else self.step
-        return torch.stack([step(minibatch) for minibatch in minibatches])
+        step, progress, losses = self.captured_step if self.capture else self.step, self.progress, []
+        for minibatch in minibatches:
+            if progress is not None:
+                progress.increment_ready()
+            losses.append(step(minibatch))
+            if progress is not None:
+                progress.increment_completed()
+        return torch.stack(losses)
 
     def captured_step(self, minibatch) -> torch.Tensor:
         x, y = minibatch

@@ -91,7 +91,7 @@ from lightning_mods.module import NormClassifier
 marker, loss_of = Path(sys.argv[1]), NormClassifier.minibatch_loss
 
 def paused(self, minibatch):  # every optimizer step computes its loss here (step_group.py or not)
-    if self.global_step == %d:  # a group's steps are counted when it ends: the whole batch waits
+    if self.global_step == %d:
         marker.touch()
         while not self.trainer.received_sigterm:  # SIGINT too: it is turned into SIGTERM
             time.sleep(0.01)
