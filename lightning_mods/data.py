@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lightning_mods.errors import UsageError
 from lightning_mods.fashion_files import find_dataset
-from lightning_mods.sampling import EpochShuffle, ResumableLoader
+from lightning_mods.sampling import EpochBatches, EpochShuffle, ResumableLoader
 
 TRAIN_SIZE = 55_000  # Géron's split: the LAST 5,000 training images are the validation set
 VAL_SIZE = 5_000
@@ -181,19 +181,20 @@ class FashionMNISTDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """Shuffled by (seed, epoch), resumable mid-epoch; batches of ``steps_per_execution`` minibatches."""
         split = self.splits["train"]
+        collate = functools.partial(split_minibatches, size=self.batch_size)
         if self.world_size > 1:
             # Lightning swaps the sampler for a DistributedSampler, which pads each process's share
             # up; drop_last then drops a last batch of 1 (a training batch is 1 minibatch here).
             share = math.ceil(len(split) / self.world_size)
             self.drop_last_train = self.norm == "bn" and share % self.batch_size == 1
-            sampler, drop_last = EpochShuffle(split, self.seed), self.drop_last_train
-        else:
-            # A last minibatch of 1 (BatchNorm) is dropped by sampling one index less per epoch: the
-            # same order, and the last loader batch (several minibatches) is not thrown away whole.
-            sampler, drop_last = EpochShuffle(split, self.seed, num_samples=len(split) - int(self.drop_last_train)), False
-        return ResumableLoader(split, batch_size=self.batch_size * self.steps_per_execution, drop_last=drop_last,
-                               sampler=sampler, collate_fn=functools.partial(split_minibatches, size=self.batch_size),
-                               num_workers=0)
+            return ResumableLoader(split, batch_size=self.batch_size * self.steps_per_execution, sampler=EpochShuffle(
+                split, self.seed), drop_last=self.drop_last_train, collate_fn=collate, num_workers=0)
+        # A last minibatch of 1 (BatchNorm) is dropped by sampling one index less per epoch: the
+        # same order, and the last loader batch (several minibatches) is not thrown away whole. The
+        # batches' indices are cut from the epoch's order at once (EpochBatches): the same batches.
+        shuffle = EpochShuffle(split, self.seed, num_samples=len(split) - int(self.drop_last_train))
+        return ResumableLoader(split, batch_sampler=EpochBatches(shuffle, self.batch_size * self.steps_per_execution),
+                               collate_fn=collate, num_workers=0)
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("val")

@@ -14,6 +14,12 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_mods.errors import UsageError
 from lightning_mods.nets import NUM_CLASSES, NetConfig, build_net
+from lightning_mods.step_group import (
+    StepGroup,
+    can_capture,
+    hooks_are_idle,
+    step_progress,
+)
 
 EVAL_STAGES = ("val", "test")  # training keeps its own running sums: see training_step
 OPTIMIZERS = ("sgd", "adam", "nadam")
@@ -42,11 +48,16 @@ class NormClassifier(L.LightningModule):
     A training batch is a list of minibatches (FashionMNISTDataModule's ``steps_per_execution``),
     each trained with its own optimizer step: the same steps, in the same order, as one minibatch
     per Lightning step, with Lightning's per-step work paid once per list (Keras's
-    ``steps_per_execution``).
+    ``steps_per_execution``). When no callback listens to the per-step hooks, the list's steps are
+    one ``StepGroup`` call, a plain torch loop (``step_group.py``); ``capture=True`` replays them
+    as CUDA graphs on a GPU.
     """
 
-    def __init__(self, net: dict | NetConfig | None = None, optimizer: str = "sgd", lr: float | None = None) -> None:
+    def __init__(self, net: dict | NetConfig | None = None, optimizer: str = "sgd", lr: float | None = None,
+                 capture: bool = False) -> None:
         super().__init__()
+        self.capture = capture  # on CUDA, SGD: each step of a group replayed as a CUDA graph (step_group.py)
+        self.step_group: StepGroup | None = None
         net_config = net if isinstance(net, NetConfig) else NetConfig(**(net or {}))
         self.save_hyperparameters({"net": asdict(net_config), "optimizer": optimizer, "lr": lr})
         self.net_config = net_config
@@ -83,22 +94,34 @@ class NormClassifier(L.LightningModule):
         # batch), DDP then syncs gradients and broadcasts BatchNorm's buffers at every step as usual.
         self.automatic_optimization = getattr(self.trainer.datamodule, "steps_per_execution", 1) == 1
 
+    def on_train_start(self) -> None:
+        """Pick how a group of steps is taken: as a plain torch loop when Lightning's per-step hooks
+        would do nothing (``step_group.hooks_are_idle``), else through Lightning's wrappers."""
+        self.step_group = None
+        if not self.automatic_optimization and hooks_are_idle(self.trainer, self):
+            optimizer = self.optimizers(use_pl_optimizer=False)
+            self.step_group = StepGroup(self.minibatch_loss, optimizer, capture=self.capture and can_capture(optimizer),
+                                        progress=step_progress(self.trainer))
+
     def training_step(self, batch: list, batch_idx: int) -> torch.Tensor:
         """One optimizer step per minibatch of ``batch`` (a list of ``(x, y)``); returns the loss,
         or with several steps their losses (which FiniteLossCheck reads)."""
         if self.automatic_optimization:  # Lightning does zero_grad, backward and step
             (minibatch,) = batch
             losses = self.minibatch_loss(minibatch)
+        elif self.step_group is not None:  # the same steps without Lightning's idle per-step hooks
+            losses = self.step_group(batch)
         else:
             optimizer = self.optimizers()
             losses = torch.stack([self.train_minibatch(minibatch, optimizer) for minibatch in batch])
+        self.train_seen += sum(len(y) for _, y in batch)
         if self.trainer.is_last_batch:
             self.log_train_epoch()
         return losses
 
     def train_minibatch(self, minibatch, optimizer) -> torch.Tensor:
         """What automatic optimization does for one minibatch: gradients set to None, computed
-        afresh, one step. Returns the loss, detached."""
+        afresh, one step, through Lightning's hooks. Returns the loss, detached."""
         loss = self.minibatch_loss(minibatch)
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
@@ -106,12 +129,12 @@ class NormClassifier(L.LightningModule):
         return loss.detach()
 
     def minibatch_loss(self, minibatch) -> torch.Tensor:
-        """The training loss of one minibatch, added to the epoch's running sums."""
+        """The training loss of one minibatch, added to the epoch's running sums (device ops only:
+        a captured CUDA graph replays them; ``training_step`` counts the samples)."""
         logits, loss, y = self.model_step(minibatch)
         with torch.no_grad():  # two tiny in-place ops, no host-device sync
             correct = (logits.argmax(dim=1) == y).sum()
             self.train_sums.add_(torch.stack((loss * len(y), correct.to(loss.dtype))))
-        self.train_seen += len(y)
         return loss
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

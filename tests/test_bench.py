@@ -151,19 +151,22 @@ def fake_result(variant: str, seconds: list[float], batch: int = 32) -> dict:
 
 
 def test_summarize_takes_medians_and_ratios_and_checks_targets():
-    results = [fake_result("lightning", [1.2, 9.0, 1.1]), fake_result("torch", [1.0, 1.0, 1.0]),
+    results = [fake_result("lightning", [1.08, 9.0, 1.05]), fake_result("torch", [1.0, 1.0, 1.0]),
                fake_result("keras", [2.4, 2.2, 2.3])]
     rows, ratios = summarize(results, {"32": 100.0}, [2])
     lightning = rows[0]
-    assert lightning["seconds_median"] == pytest.approx(1.2)  # the outlier epoch does not count
-    assert lightning["images_per_s"] == pytest.approx(1000 / 1.2)
-    assert lightning["gflops"] == pytest.approx(train_flops_per_sample([2]) * 1000 / 1.2 / 1e9)
+    assert lightning["seconds_median"] == pytest.approx(1.08)  # the outlier epoch does not count
+    assert lightning["images_per_s"] == pytest.approx(1000 / 1.08)
+    assert lightning["gflops"] == pytest.approx(train_flops_per_sample([2]) * 1000 / 1.08 / 1e9)
     assert lightning["peak_fraction"] == pytest.approx(lightning["gflops"] / 100.0)
     (ratio,) = ratios
-    assert ratio["a_over_b"] == pytest.approx(1.2) and ratio["a_over_b_ok"] is True  # <= 1.25 at batch 32
-    assert ratio["c_over_a"] == pytest.approx(2.3 / 1.2) and ratio["c_over_a_ok"] is True
+    assert ratio["a_over_b"] == pytest.approx(1.08) and ratio["a_over_b_ok"] is True  # <= 1.10 at batch 32
+    assert ratio["extra_ms_per_step"] == pytest.approx(1e3 * 0.08 / 32)  # 1,000 images: 32 steps of 32
+    assert ratio["c_over_a"] == pytest.approx(2.3 / 1.08) and ratio["c_over_a_ok"] is True
     rows, ratios = summarize([fake_result("lightning", [1.3]), fake_result("torch", [1.0])], {}, [2])
     assert ratios[0]["a_over_b_ok"] is False and ratios[0]["c_over_a"] is None
+    rows, ratios = summarize([fake_result("lightning", [1.3])], {}, [2])
+    assert ratios[0]["extra_ms_per_step"] is None  # no plain loop to compare with
 
 
 @pytest.mark.slow  # four fresh interpreters (torch, Lightning, TensorFlow): about half a minute

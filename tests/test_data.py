@@ -30,7 +30,7 @@ def test_grouped_minibatches_are_those_of_one_step_per_batch(steps):
         dm = FashionMNISTDataModule("synthetic", batch_size=64, norm="bn", steps_per_execution=steps_per_execution)
         dm.setup("fit")
         loader = dm.train_dataloader()
-        loader.sampler.set_epoch(3)
+        loader.batch_sampler.sampler.set_epoch(3)  # the shuffle, behind EpochBatches as behind a BatchSampler
         return [mb for batch in loader for mb in batch], len(loader)
 
     single, batches_single = minibatches(1)

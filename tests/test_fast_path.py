@@ -13,20 +13,21 @@ from lightning_mods.training import NoProfiler, make_trainer, prepare
 
 
 class StepRecorder:
-    """Wraps ``model.train_minibatch``: recomputes each step's loss and correct count with the
+    """Wraps ``model.minibatch_loss`` (every optimizer step computes its loss there, with or
+    without Lightning's per-step hooks): recomputes each step's loss and correct count with the
     weights that step uses, per epoch."""
 
     def __init__(self, model) -> None:
         self.epochs: list[list[tuple[float, int, int]]] = []
-        self.model, self.train_minibatch = model, model.train_minibatch
-        model.train_minibatch = self.record
+        self.model, self.minibatch_loss = model, model.minibatch_loss
+        model.minibatch_loss = self.record
 
-    def record(self, minibatch, optimizer):
+    def record(self, minibatch):
         x, y = minibatch
         with torch.no_grad():  # LN: no batch statistics to disturb, so the same logits as the step
             logits = self.model(x)
         self.epochs[-1].append((F.cross_entropy(logits, y).item(), int((logits.argmax(1) == y).sum()), len(y)))
-        return self.train_minibatch(minibatch, optimizer)
+        return self.minibatch_loss(minibatch)
 
 
 class EpochMarks(L.Callback):
