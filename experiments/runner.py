@@ -27,6 +27,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
 
 from experiments.executors import PoolSettings, imap_unordered
+from experiments.run_store import RunStore
 from lightning_mods.config import TrainConfig
 from lightning_mods.data import AUTO_STEPS_PER_EXECUTION, TRAIN_SIZE, FashionMNISTDataModule, load_real, load_synthetic
 from lightning_mods.errors import UsageError
@@ -38,6 +39,7 @@ from lightning_mods.training import make_trainer, prepare
 
 # The lesson's settings (Keras defaults): SGD lr 0.01, batch 32, He init, the homework's MLP.
 LESSON = dict(optimizer="sgd", lr=0.01, batch_size=32, init="he_normal", hidden=[512, 256, 128, 64])
+MAX_SEEDS = 100  # a bound, so that a typo cannot start a month of runs
 MLP_EPOCHS = 6  # ex1, ex2 and the homework share these runs (same configs), so one default
 
 
@@ -54,8 +56,8 @@ class Settings:
     pool: PoolSettings = field(default_factory=PoolSettings)
 
     def __post_init__(self) -> None:
-        if self.seeds < 1:
-            raise UsageError(f"--seeds {self.seeds} must be at least 1")
+        if self.seeds < 1 or self.seeds > MAX_SEEDS:
+            raise UsageError(f"--seeds {self.seeds} must be between 1 and {MAX_SEEDS}")
         if self.epochs is not None and self.epochs < 1:
             raise UsageError(f"--epochs {self.epochs} must be at least 1")
         if self.seeds < 2:
@@ -206,11 +208,14 @@ def _fit_of(spec: RunSpec, result: dict) -> Fit:
 
 
 class Runner:
-    """Trains RunSpecs (cached by configuration) under one progress bar per experiment."""
+    """Trains RunSpecs (cached by configuration) under one progress bar per experiment; with a
+    ``store``, every finished run is saved at once and a run found there is not trained again."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: RunStore | None = None) -> None:
         self.settings = settings
+        self.store = store
         self.cache: dict[str, Fit] = {}
+        self.trained = 0  # runs trained by this Runner (not found in the store)
         _quiet_lightning()
 
     def run_all(self, specs: list[RunSpec], title: str) -> list[Fit]:
@@ -218,14 +223,23 @@ class Runner:
         the longest first."""
         todo: dict[str, RunSpec] = {}
         for spec in specs:
-            if spec.key() not in self.cache:
-                todo.setdefault(spec.key(), spec)
+            key = spec.key()
+            if key in self.cache or key in todo:
+                continue
+            saved = self.store.load(key) if self.store is not None else None
+            if saved is not None:
+                self.cache[key] = _fit_of(spec, saved)
+            else:
+                todo[key] = spec
         order = sorted(todo.values(), key=RunSpec.cost, reverse=True)
         total = sum(spec.config.epochs for spec in specs)
         with tqdm(total=total, desc=title, unit="epoch", disable=not self.settings.progress, dynamic_ncols=True) as bar:
             bar.update(total - sum(spec.config.epochs for spec in todo.values()))  # cached: already trained
             for index, result in imap_unordered(train, order, self.settings.pool):
                 spec = order[index]
+                if self.store is not None:
+                    self.store.save(spec.key(), result)  # kept at once: a stopped experiment goes on from here
+                self.trained += 1
                 self.cache[spec.key()] = _fit_of(spec, result)
                 rows = result["history"]
                 bar.set_postfix_str(f"{spec.variant} seed {spec.config.seed} val_acc {rows[-1]['val/acc']:.3f}"
