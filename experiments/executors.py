@@ -46,15 +46,15 @@ class PoolSettings:
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
-            raise UsageError(f"--executor {self.executor!r} is not one of {', '.join(EXECUTORS)}")
+            raise UsageError(f"--executor {self.executor!r} is not known; use one of {', '.join(EXECUTORS)}")
         # a Ray cluster's machines may have more cores than this one
         most_workers, most_threads = (1024, 256) if self.executor == "ray" else (4 * machine_cores(), machine_cores())
         if not 0 <= self.workers <= most_workers:
-            raise UsageError(f"--workers {self.workers} must be between 1 and {most_workers} (or 0: one per core)")
+            raise UsageError(f"--workers {self.workers} is out of range; use 1 to {most_workers} (or 0: one per core)")
         if not 0 <= self.threads <= most_threads:
-            raise UsageError(f"--threads {self.threads} must be between 1 and {most_threads} (or 0: cores / workers)")
+            raise UsageError(f"--threads {self.threads} is out of range; use 1 to {most_threads} (or 0: cores / workers)")
         if self.ray_address and self.executor != "ray":
-            raise UsageError("--ray-address needs --executor ray")
+            raise UsageError("--ray-address needs --executor ray; add it, or drop --ray-address")
 
     @property
     def n_workers(self) -> int:

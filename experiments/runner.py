@@ -57,14 +57,15 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.seeds < 1 or self.seeds > MAX_SEEDS:
-            raise UsageError(f"--seeds {self.seeds} must be between 1 and {MAX_SEEDS}")
+            raise UsageError(f"--seeds {self.seeds} is out of range; use a whole number from 1 to {MAX_SEEDS}")
         if self.epochs is not None and self.epochs < 1:
-            raise UsageError(f"--epochs {self.epochs} must be at least 1")
+            raise UsageError(f"--epochs {self.epochs} must be at least 1; use 1 or more (or leave it out)")
         if self.seeds < 2:
             warnings.warn(f"--seeds {self.seeds}: with one seed no confidence interval exists and every verdict is "
                           "inconclusive", stacklevel=2)
         if self.images_per_epoch < 128:
-            raise UsageError(f"--images-per-epoch {self.images_per_epoch} must be at least 128 (one batch of 128)")
+            raise UsageError(f"--images-per-epoch {self.images_per_epoch} must be at least 128 (one batch of 128); "
+                             "use 128 or more")
 
     def epochs_or(self, default: int) -> int:
         return self.epochs or default

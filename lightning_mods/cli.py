@@ -25,10 +25,8 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(status)
 
 
-def positive_int(name: str, value: int, at_most: int | None = None, at_least: int = 1) -> str | None:
-    """The refusal for a count outside ``[at_least, at_most]``, or None when it is inside."""
-    if value < at_least:
-        return f"{name} {value} must be at least {at_least}"
-    if at_most is not None and value > at_most:
-        return f"{name} {value} is above the bound of {at_most}; pick {at_most} or fewer"
-    return None
+def count_problem(name: str, value: int, at_most: int, at_least: int = 1) -> str | None:
+    """The refusal for a count outside ``[at_least, at_most]`` (what, and what to use), or None."""
+    if at_least <= value <= at_most:
+        return None
+    return f"{name} {value} is out of range; use a whole number from {at_least} to {at_most}"

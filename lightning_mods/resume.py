@@ -116,6 +116,21 @@ def check_checkpoint(path: Path) -> None:
         raise UsageError(f"{path} is not a full Lightning training checkpoint; start the run afresh with --overwrite")
 
 
+def check_net_matches(path: Path, model: torch.nn.Module) -> None:
+    """Refuse to resume from a checkpoint of another net (other layers or widths than the run's
+    config.yaml builds), in one line, before Lightning's state_dict error."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    found = {k: tuple(v.shape) for k, v in saved.items() if isinstance(v, torch.Tensor)}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    differ = sorted(set(found) ^ set(expected)) + sorted(k for k in set(found) & set(expected) if found[k] != expected[k])
+    if differ:
+        first = differ[0]
+        raise UsageError(f"--resume: {path} holds another net than {path.parent.parent / 'config.yaml'} builds "
+                         f"({len(differ)} tensor(s) differ, e.g. {first}: {found.get(first, 'absent')} in the checkpoint, "
+                         f"{expected.get(first, 'absent')} in the net); resume with the config.yaml that run wrote, or "
+                         "start afresh with --overwrite")
+
+
 def clear_run(out_dir: Path) -> None:
     """Delete a previous run's files (only those a run writes) for ``--overwrite``."""
     for name in RUN_FILES:

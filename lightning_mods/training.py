@@ -32,7 +32,7 @@ from lightning_mods.guards import FiniteLossCheck, warn_doubtful
 from lightning_mods.history import EpochHistory, epochs_to
 from lightning_mods.init import init_weights
 from lightning_mods.module import NormClassifier
-from lightning_mods.resume import (InterruptCheckpoint, Interrupted, clear_run, guard_out_dir, last_checkpoint,
+from lightning_mods.resume import (InterruptCheckpoint, Interrupted, check_net_matches, clear_run, guard_out_dir, last_checkpoint,
                                    resume_command, sigint_as_sigterm, write_failed)
 from lightning_mods.run_lock import run_lock
 
@@ -204,6 +204,8 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
     with run_lock(out_dir) if lead else contextlib.nullcontext():
         if lead:
             ckpt_path = guard_out_dir(out_dir, resume, overwrite)  # again: another run may have started since
+            if ckpt_path is not None:
+                check_net_matches(ckpt_path, model)
             if overwrite:
                 clear_run(out_dir)
             for folder in (out_dir, out_dir / "checkpoints"):
