@@ -16,7 +16,7 @@ import lightning as L
 import torch
 from lightning.fabric.accelerators import CPUAccelerator, CUDAAccelerator
 from lightning.pytorch.accelerators import AcceleratorRegistry
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_only
@@ -34,6 +34,7 @@ from lightning_mods.init import init_weights
 from lightning_mods.module import NormClassifier
 from lightning_mods.resume import (InterruptCheckpoint, Interrupted, check_net_matches, clear_run, guard_out_dir, last_checkpoint,
                                    resume_command, sigint_as_sigterm, write_failed)
+from lightning_mods.run_folder import RunFolderCheckpoint
 from lightning_mods.run_lock import run_lock
 
 VAL_LOSS_TARGET = 0.4  # the homework's "epochs until val_loss < 0.4"
@@ -148,9 +149,9 @@ class SaveConfig(L.Callback):
 
 
 def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **overrides) -> L.Trainer:
-    checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss",
-                                  mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False,
-                                  save_on_train_epoch_end=True)  # after EpochHistory's row: resumes carry it
+    checkpoints = RunFolderCheckpoint(dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss",
+                                      mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False,
+                                      save_on_train_epoch_end=True)  # after EpochHistory's row: resumes carry it
     last = last_checkpoint(out_dir)
     callbacks = [checkpoints, history, FiniteLossCheck(last), InterruptCheckpoint(last)]
     if config.progress:
