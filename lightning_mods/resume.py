@@ -149,6 +149,11 @@ class Interrupted(Exception):
         self.exit_code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
+class StopNow(BaseException):
+    """A second Ctrl+C: stop at once. Not a KeyboardInterrupt, which Lightning turns into exit(1)
+    with no message; the run turns it into ``Interrupted`` (exit 130, the "stopped:" line)."""
+
+
 class InterruptCheckpoint(L.Callback):
     """Saves a resumable ``last.ckpt`` when Lightning stops on SIGTERM (after the current batch),
     unless the net has diverged. Also carries the torch RNG states in every checkpoint, which
@@ -188,7 +193,7 @@ def sigint_as_sigterm():
 
     def on_sigint(signum, frame):
         if state["sigint"] or signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
-            raise KeyboardInterrupt  # second Ctrl+C, or Lightning is not listening for SIGTERM
+            raise StopNow  # second Ctrl+C, or Lightning is not listening for SIGTERM
         state["sigint"] = True
         os.kill(os.getpid(), signal.SIGTERM)
 

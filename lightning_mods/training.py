@@ -33,7 +33,7 @@ from lightning_mods.history import EpochHistory, epochs_to
 from lightning_mods.init import init_weights
 from lightning_mods.module import NormClassifier
 from lightning_mods.resume import (InterruptCheckpoint, Interrupted, check_net_matches, clear_run, guard_out_dir, last_checkpoint,
-                                   resume_command, sigint_as_sigterm, write_failed)
+                                   resume_command, sigint_as_sigterm, StopNow, write_failed)
 from lightning_mods.run_folder import RunFolderCheckpoint
 from lightning_mods.run_lock import run_lock
 
@@ -232,6 +232,8 @@ def _fit_and_test(config, model, datamodule, trainer, history, out_dir, ckpt_pat
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except SIGTERMException:
         raise _interrupted(trainer, out_dir, signal.SIGINT if interrupt["sigint"] else signal.SIGTERM) from None
+    except StopNow:
+        raise _interrupted(trainer, out_dir, signal.SIGINT) from None
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
     rows = list(history.rows)  # testing the best checkpoint restores EpochHistory's state as of that epoch
