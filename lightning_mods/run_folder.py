@@ -26,6 +26,11 @@ def rebase(path: str | None, old: str, new: str) -> str | None:
 class RunFolderCheckpoint(ModelCheckpoint):
     """ModelCheckpoint whose restored paths point into this run's own checkpoint folder."""
 
+    @property
+    def state_key(self) -> str:
+        """ModelCheckpoint's own key: checkpoints written before and after this class load alike."""
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         old, new = state_dict.get("dirpath"), self.dirpath
         if old and new and old != new:

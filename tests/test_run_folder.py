@@ -19,7 +19,7 @@ def test_rebase_moves_paths_under_the_old_folder_and_keeps_names():
 
 def _checkpoint_paths(folder):
     state = torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    [saved] = [v for k, v in state["callbacks"].items() if k.startswith("RunFolderCheckpoint")]
+    [saved] = [v for k, v in state["callbacks"].items() if k.startswith("ModelCheckpoint{")]
     return saved
 
 
