@@ -28,6 +28,14 @@ def last_checkpoint(out_dir: Path) -> Path:
     return out_dir / "checkpoints" / "last.ckpt"
 
 
+def resume_checkpoint(out_dir: Path) -> Path:
+    """What ``--resume`` continues from: ``last.ckpt``; or, when a failed write (a full disk) left
+    none, ``best.ckpt``, a full training checkpoint too, saved at the same epoch end just before."""
+    last = last_checkpoint(out_dir)
+    best = out_dir / "checkpoints" / "best.ckpt"
+    return best if not last.is_file() and best.is_file() else last
+
+
 def resume_command(out_dir: Path) -> str:
     return f"python scripts/train.py --resume --out {out_dir}"
 
@@ -55,7 +63,7 @@ def write_failed(err: OSError, out_dir: Path) -> UsageError:
     else:
         fix = "check the disk"
     what = f"writing {err.filename}" if err.filename else f"writing to {out_dir}"
-    kept = last_good(last_checkpoint(out_dir))
+    kept = last_good(resume_checkpoint(out_dir))
     if kept is None:
         return UsageError(f"{what} failed ({err.strerror or err}); no checkpoint had been saved yet; {fix}, "
                           "then start the run again with --overwrite")
@@ -84,7 +92,7 @@ def guard_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> Path | None:
     if resume and overwrite:
         raise UsageError("--resume continues the run in --out and --overwrite replaces it; pass only one")
     if resume:
-        checkpoint = last_checkpoint(out_dir)
+        checkpoint = resume_checkpoint(out_dir)
         if not checkpoint.is_file():
             raise UsageError(f"--resume: {checkpoint} does not exist (the run stopped before its first checkpoint); "
                              "start it afresh with --overwrite")

@@ -32,8 +32,9 @@ from lightning_mods.guards import FiniteLossCheck, warn_doubtful
 from lightning_mods.history import EpochHistory, epochs_to
 from lightning_mods.init import init_weights
 from lightning_mods.module import NormClassifier
-from lightning_mods.resume import (InterruptCheckpoint, Interrupted, check_net_matches, clear_run, guard_out_dir, last_checkpoint,
-                                   resume_command, sigint_as_sigterm, StopNow, write_failed)
+from lightning_mods.resume import (InterruptCheckpoint, Interrupted, StopNow, check_net_matches, clear_run,
+                                   guard_out_dir, last_checkpoint, resume_checkpoint, resume_command,
+                                   sigint_as_sigterm, write_failed)
 from lightning_mods.run_folder import RunFolderCheckpoint
 from lightning_mods.run_lock import run_lock
 
@@ -212,7 +213,7 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
             for folder in (out_dir, out_dir / "checkpoints"):
                 remove_leftovers(folder)  # a killed writer's temporary files; none is being written now
         else:  # a DDP process that rank 0 started after checking (and writing to) the out dir
-            ckpt_path = last_checkpoint(out_dir) if resume else None
+            ckpt_path = resume_checkpoint(out_dir) if resume else None
         try:
             return _fit_and_test(config, model, datamodule, trainer, history, out_dir, ckpt_path)
         except OSError as err:
