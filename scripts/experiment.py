@@ -89,6 +89,10 @@ def check_out(text: str) -> Path:
     return out
 
 
+def _inside(filename, folder: str) -> bool:
+    return bool(filename) and Path(str(filename)).resolve().is_relative_to(Path(folder).resolve())
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -112,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:  # a report (or a saved run) could not be written: every file is whole, old or new
+        if not _inside(err.filename, args.out):
+            raise  # not a file of --out (e.g. a broken install): not a write failure to report as one
         print(f"error: writing {err.filename or args.out} failed ({err.strerror or err}); the previous report there "
               f"is whole and the finished runs are kept in {store.folder if store else args.out}; free space or make "
               f"{args.out} writable, then run the same command again: {command}", file=sys.stderr)
