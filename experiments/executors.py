@@ -10,15 +10,21 @@ project adds no scheduling of its own beyond ordering the runs longest first.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from lightning_mods.errors import UsageError
 
 EXECUTORS = ("local", "ray")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def machine_cores() -> int:
@@ -39,14 +45,16 @@ class PoolSettings:
     ray_address: str | None = None
 
     def __post_init__(self) -> None:
-        if self.workers < 0:
-            raise UsageError(f"--workers {self.workers} must be at least 1 (or 0: one per core)")
-        if self.threads < 0:
-            raise UsageError(f"--threads {self.threads} must be at least 1 (or 0: cores / workers)")
         if self.executor not in EXECUTORS:
-            raise UsageError(f"--executor {self.executor!r} is not one of {', '.join(EXECUTORS)}")
+            raise UsageError(f"--executor {self.executor!r} is not known; use one of {', '.join(EXECUTORS)}")
+        # a Ray cluster's machines may have more cores than this one
+        most_workers, most_threads = (1024, 256) if self.executor == "ray" else (4 * machine_cores(), machine_cores())
+        if not 0 <= self.workers <= most_workers:
+            raise UsageError(f"--workers {self.workers} is out of range; use 1 to {most_workers} (or 0: one per core)")
+        if not 0 <= self.threads <= most_threads:
+            raise UsageError(f"--threads {self.threads} is out of range; use 1 to {most_threads} (or 0: cores / workers)")
         if self.ray_address and self.executor != "ray":
-            raise UsageError("--ray-address needs --executor ray")
+            raise UsageError("--ray-address needs --executor ray; add it, or drop --ray-address")
 
     @property
     def n_workers(self) -> int:
@@ -57,10 +65,29 @@ class PoolSettings:
         return self.threads or max(1, machine_cores() // self.n_workers)
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int | None = None) -> None:
+    """A pool worker: ``threads`` torch threads; Ctrl+C is the parent's to handle (it stops the pool);
+    and the worker ends itself as soon as its parent is gone (a kill -9 never leaves it running)."""
     import torch
 
     torch.set_num_threads(threads)
+    if parent is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        watch_parent(parent)
+
+
+def watch_parent(parent: int, every: float = 0.2) -> None:
+    """End this process when ``parent`` dies: the kernel's parent-death signal on Linux, and a
+    thread that polls ``os.getppid()`` (any POSIX system; covers a parent that died before)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def poll() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=poll, name="watch-parent", daemon=True).start()
 
 
 def _ray_pool(settings: PoolSettings):
@@ -99,8 +126,9 @@ def imap_unordered(function: Callable, items: Iterable, settings: PoolSettings) 
         pool = _ray_pool(settings)
     else:
         pool = multiprocessing.get_context("spawn").Pool(min(settings.n_workers, len(items)), _init_worker,
-                                                         (settings.n_threads,))
+                                                         (settings.n_threads, os.getpid()))
     try:
         yield from pool.imap_unordered(task, items)
     finally:
         pool.terminate()
+        pool.join()

@@ -4,6 +4,7 @@ rule-made verdicts (``stats``), markdown and results.json."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import statistics
@@ -18,6 +19,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from experiments.runner import Fit, by_variant  # noqa: E402
 from experiments.stats import CLAIM_COLUMNS, RULE, Claim, mean_ci  # noqa: E402
+from lightning_mods.files import write_all_atomically  # noqa: E402
 
 METRIC_LABELS = {"val/loss": "validation loss", "val/acc": "validation accuracy"}
 
@@ -152,16 +154,21 @@ def json_safe(value):
 
 
 def write(report: Report, out_root: Path) -> Path:
-    """Write ``out_root/<name>/``: report.md, results.json and the PNGs; return the folder."""
+    """Write ``out_root/<name>/``: report.md, results.json and the PNGs, all rendered first and put in
+    place together (``write_all_atomically``): a failed write leaves the previous report whole."""
     folder = Path(out_root) / report.name
     folder.mkdir(parents=True, exist_ok=True)
+    contents = {}
     for filename, fig in report.figures.items():
-        fig.savefig(folder / filename)
+        png = io.BytesIO()
+        fig.savefig(png, format="png")
         plt.close(fig)
+        contents[folder / filename] = png.getvalue()
     parts = [f"# {report.title}", report.setup, markdown_table(report.columns, report.rows), report.paragraph, report.extra]
     parts += [f"![{filename}]({filename})" for filename in report.figures]
-    (folder / "report.md").write_text("\n\n".join(p for p in parts if p) + "\n")
-    (folder / "results.json").write_text(json.dumps(json_safe(report.results), indent=1) + "\n")
+    contents[folder / "report.md"] = ("\n\n".join(p for p in parts if p) + "\n").encode()
+    contents[folder / "results.json"] = (json.dumps(json_safe(report.results), indent=1) + "\n").encode()
+    write_all_atomically(contents)
     return folder
 
 

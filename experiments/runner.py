@@ -30,6 +30,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
 
 from experiments.executors import PoolSettings, imap_unordered
+from experiments.run_store import RunStore
 from lightning_mods.config import TrainConfig
 from lightning_mods.data import AUTO_STEPS_PER_EXECUTION, TRAIN_SIZE, FashionMNISTDataModule, load_real, load_synthetic
 from lightning_mods.errors import UsageError
@@ -41,6 +42,7 @@ from lightning_mods.training import make_trainer, prepare
 
 # The lesson's settings (Keras defaults): SGD lr 0.01, batch 32, He init, the homework's MLP.
 LESSON = dict(optimizer="sgd", lr=0.01, batch_size=32, init="he_normal", hidden=[512, 256, 128, 64])
+MAX_SEEDS = 100  # a bound, so that a typo cannot start a month of runs
 MLP_EPOCHS = 6  # ex1, ex2 and the homework share these runs (same configs), so one default
 
 
@@ -58,17 +60,18 @@ class Settings:
     pool: PoolSettings = field(default_factory=PoolSettings)
 
     def __post_init__(self) -> None:
-        if self.seeds < 1:
-            raise UsageError(f"--seeds {self.seeds} must be at least 1")
+        if self.seeds < 1 or self.seeds > MAX_SEEDS:
+            raise UsageError(f"--seeds {self.seeds} is out of range; use a whole number from 1 to {MAX_SEEDS}")
         if self.seed_offset < 0:
-            raise UsageError(f"--seed-offset {self.seed_offset} must be 0 or more")
+            raise UsageError(f"--seed-offset {self.seed_offset} must be 0 or more; use 0 or a positive number")
         if self.epochs is not None and self.epochs < 1:
-            raise UsageError(f"--epochs {self.epochs} must be at least 1")
+            raise UsageError(f"--epochs {self.epochs} must be at least 1; use 1 or more (or leave it out)")
         if self.seeds < 2:
             warnings.warn(f"--seeds {self.seeds}: with one seed no confidence interval exists and every verdict is "
                           "inconclusive", stacklevel=2)
         if self.images_per_epoch < 128:
-            raise UsageError(f"--images-per-epoch {self.images_per_epoch} must be at least 128 (one batch of 128)")
+            raise UsageError(f"--images-per-epoch {self.images_per_epoch} must be at least 128 (one batch of 128); "
+                             "use 128 or more")
 
     def seed_list(self) -> range:
         """The seeds every variant runs with, in order (seed s pairs the variants)."""
@@ -218,12 +221,15 @@ def _fit_of(spec: RunSpec, result: dict) -> Fit:
 
 
 class Runner:
-    """Trains RunSpecs (cached by configuration) under one progress bar per experiment."""
+    """Trains RunSpecs (cached by configuration) under one progress bar per experiment; with a
+    ``store``, every finished run is saved at once and a run found there is not trained again."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: RunStore | None = None) -> None:
         self.settings = settings
+        self.store = store
         self.cache: dict[str, Fit] = {}
         self.warned: set[str] = set()  # the runs' warnings already shown (each is shown once)
+        self.trained = 0  # runs trained by this Runner (not found in the store)
         _quiet_lightning()
 
     def run_all(self, specs: list[RunSpec], title: str) -> list[Fit]:
@@ -231,14 +237,23 @@ class Runner:
         the longest first."""
         todo: dict[str, RunSpec] = {}
         for spec in specs:
-            if spec.key() not in self.cache:
-                todo.setdefault(spec.key(), spec)
+            key = spec.key()
+            if key in self.cache or key in todo:
+                continue
+            saved = self.store.load(key) if self.store is not None else None
+            if saved is not None:
+                self.cache[key] = _fit_of(spec, saved)
+            else:
+                todo[key] = spec
         order = sorted(todo.values(), key=RunSpec.cost, reverse=True)
         total = sum(spec.config.epochs for spec in specs)
         with tqdm(total=total, desc=title, unit="epoch", disable=not self.settings.progress, dynamic_ncols=True) as bar:
             bar.update(total - sum(spec.config.epochs for spec in todo.values()))  # cached: already trained
             for index, result in imap_unordered(train, order, self.settings.pool):
                 spec = order[index]
+                if self.store is not None:
+                    self.store.save(spec.key(), result)  # kept at once: a stopped experiment goes on from here
+                self.trained += 1
                 self.cache[spec.key()] = _fit_of(spec, result)
                 for line in result["warnings"]:
                     if line not in self.warned:

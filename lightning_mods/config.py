@@ -130,9 +130,11 @@ def load_config_values(path: str | Path) -> dict:
     TrainConfig's fields and types; any problem is a UsageError naming the file and the fix."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise UsageError(f"config file {path} cannot be read ({err.strerror}); check the path") from err
+    except UnicodeDecodeError:
+        raise UsageError(f"config file {path} is not a text (UTF-8 YAML) file; use the config.yaml a run wrote") from None
     try:
         values = yaml.safe_load(text)
     except yaml.YAMLError as err:

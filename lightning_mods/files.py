@@ -65,3 +65,30 @@ def remove_leftovers(folder: Path) -> list[Path]:
     for path in leftovers:
         path.unlink(missing_ok=True)
     return leftovers
+
+
+def write_all_atomically(contents: dict[Path, bytes]) -> None:
+    """Write several files as one: every content to its temporary file first (flushed, fsynced),
+    and only when all are written are they put in place. A failure while writing (a full disk)
+    removes the temporary files and leaves every old file as it was."""
+    temps: dict[Path, Path] = {}
+    try:
+        for path, data in contents.items():
+            path = Path(path)
+            temps[path] = temp_path(path)
+            try:
+                with open(temps[path], "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as err:
+                raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+    except BaseException:
+        for temp in temps.values():
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
+        raise
+    for path, temp in temps.items():
+        os.replace(temp, path)
+    for folder in {path.parent for path in temps}:
+        _fsync_folder(folder)

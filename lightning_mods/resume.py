@@ -28,6 +28,14 @@ def last_checkpoint(out_dir: Path) -> Path:
     return out_dir / "checkpoints" / "last.ckpt"
 
 
+def resume_checkpoint(out_dir: Path) -> Path:
+    """What ``--resume`` continues from: ``last.ckpt``; or, when a failed write (a full disk) left
+    none, ``best.ckpt``, a full training checkpoint too, saved at the same epoch end just before."""
+    last = last_checkpoint(out_dir)
+    best = out_dir / "checkpoints" / "best.ckpt"
+    return best if not last.is_file() and best.is_file() else last
+
+
 def resume_command(out_dir: Path) -> str:
     return f"python scripts/train.py --resume --out {out_dir}"
 
@@ -55,7 +63,7 @@ def write_failed(err: OSError, out_dir: Path) -> UsageError:
     else:
         fix = "check the disk"
     what = f"writing {err.filename}" if err.filename else f"writing to {out_dir}"
-    kept = last_good(last_checkpoint(out_dir))
+    kept = last_good(resume_checkpoint(out_dir))
     if kept is None:
         return UsageError(f"{what} failed ({err.strerror or err}); no checkpoint had been saved yet; {fix}, "
                           "then start the run again with --overwrite")
@@ -84,7 +92,7 @@ def guard_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> Path | None:
     if resume and overwrite:
         raise UsageError("--resume continues the run in --out and --overwrite replaces it; pass only one")
     if resume:
-        checkpoint = last_checkpoint(out_dir)
+        checkpoint = resume_checkpoint(out_dir)
         if not checkpoint.is_file():
             raise UsageError(f"--resume: {checkpoint} does not exist (the run stopped before its first checkpoint); "
                              "start it afresh with --overwrite")
@@ -116,6 +124,21 @@ def check_checkpoint(path: Path) -> None:
         raise UsageError(f"{path} is not a full Lightning training checkpoint; start the run afresh with --overwrite")
 
 
+def check_net_matches(path: Path, model: torch.nn.Module) -> None:
+    """Refuse to resume from a checkpoint of another net (other layers or widths than the run's
+    config.yaml builds), in one line, before Lightning's state_dict error."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    found = {k: tuple(v.shape) for k, v in saved.items() if isinstance(v, torch.Tensor)}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    differ = sorted(set(found) ^ set(expected)) + sorted(k for k in set(found) & set(expected) if found[k] != expected[k])
+    if differ:
+        first = differ[0]
+        raise UsageError(f"--resume: {path} holds another net than {path.parent.parent / 'config.yaml'} builds "
+                         f"({len(differ)} tensor(s) differ, e.g. {first}: {found.get(first, 'absent')} in the checkpoint, "
+                         f"{expected.get(first, 'absent')} in the net); resume with the config.yaml that run wrote, or "
+                         "start afresh with --overwrite")
+
+
 def clear_run(out_dir: Path) -> None:
     """Delete a previous run's files (only those a run writes) for ``--overwrite``."""
     for name in RUN_FILES:
@@ -132,6 +155,11 @@ class Interrupted(Exception):
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
         self.exit_code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+class StopNow(BaseException):
+    """A second Ctrl+C: stop at once. Not a KeyboardInterrupt, which Lightning turns into exit(1)
+    with no message; the run turns it into ``Interrupted`` (exit 130, the "stopped:" line)."""
 
 
 class InterruptCheckpoint(L.Callback):
@@ -173,7 +201,7 @@ def sigint_as_sigterm():
 
     def on_sigint(signum, frame):
         if state["sigint"] or signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
-            raise KeyboardInterrupt  # second Ctrl+C, or Lightning is not listening for SIGTERM
+            raise StopNow  # second Ctrl+C, or Lightning is not listening for SIGTERM
         state["sigint"] = True
         os.kill(os.getpid(), signal.SIGTERM)
 

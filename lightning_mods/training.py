@@ -16,7 +16,7 @@ import lightning as L
 import torch
 from lightning.fabric.accelerators import CPUAccelerator, CUDAAccelerator
 from lightning.pytorch.accelerators import AcceleratorRegistry
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_only
@@ -32,8 +32,10 @@ from lightning_mods.guards import FiniteLossCheck, warn_doubtful
 from lightning_mods.history import EpochHistory, epochs_to
 from lightning_mods.init import init_weights
 from lightning_mods.module import NormClassifier
-from lightning_mods.resume import (InterruptCheckpoint, Interrupted, clear_run, guard_out_dir, last_checkpoint,
-                                   resume_command, sigint_as_sigterm, write_failed)
+from lightning_mods.resume import (InterruptCheckpoint, Interrupted, StopNow, check_net_matches, clear_run,
+                                   guard_out_dir, last_checkpoint, resume_checkpoint, resume_command,
+                                   sigint_as_sigterm, write_failed)
+from lightning_mods.run_folder import RunFolderCheckpoint
 from lightning_mods.run_lock import run_lock
 
 VAL_LOSS_TARGET = 0.4  # the homework's "epochs until val_loss < 0.4"
@@ -148,9 +150,9 @@ class SaveConfig(L.Callback):
 
 
 def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **overrides) -> L.Trainer:
-    checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss",
-                                  mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False,
-                                  save_on_train_epoch_end=True)  # after EpochHistory's row: resumes carry it
+    checkpoints = RunFolderCheckpoint(dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss",
+                                      mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False,
+                                      save_on_train_epoch_end=True)  # after EpochHistory's row: resumes carry it
     last = last_checkpoint(out_dir)
     callbacks = [checkpoints, history, FiniteLossCheck(last), InterruptCheckpoint(last)]
     if config.progress:
@@ -205,12 +207,14 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
     with run_lock(out_dir) if lead else contextlib.nullcontext():
         if lead:
             ckpt_path = guard_out_dir(out_dir, resume, overwrite)  # again: another run may have started since
+            if ckpt_path is not None:
+                check_net_matches(ckpt_path, model)
             if overwrite:
                 clear_run(out_dir)
             for folder in (out_dir, out_dir / "checkpoints"):
                 remove_leftovers(folder)  # a killed writer's temporary files; none is being written now
         else:  # a DDP process that rank 0 started after checking (and writing to) the out dir
-            ckpt_path = last_checkpoint(out_dir) if resume else None
+            ckpt_path = resume_checkpoint(out_dir) if resume else None
         try:
             return _fit_and_test(config, model, datamodule, trainer, history, out_dir, ckpt_path)
         except OSError as err:
@@ -230,6 +234,8 @@ def _fit_and_test(config, model, datamodule, trainer, history, out_dir, ckpt_pat
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except SIGTERMException:
         raise _interrupted(trainer, out_dir, signal.SIGINT if interrupt["sigint"] else signal.SIGTERM) from None
+    except StopNow:
+        raise _interrupted(trainer, out_dir, signal.SIGINT) from None
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
     rows = list(history.rows)  # testing the best checkpoint restores EpochHistory's state as of that epoch

@@ -18,6 +18,8 @@ threads (default: cores / workers); a run's numbers do not depend on where it ra
 from __future__ import annotations
 
 import argparse
+import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,21 +30,26 @@ import lightning_mods  # noqa: F401  (the torch side first: see lightning_mods/_
 from experiments.executors import EXECUTORS, PoolSettings, machine_cores
 from experiments.registry import NAMES
 from experiments.report import markdown_table, text_table
+from experiments.run_store import RunStore
 from experiments.runner import Runner, Settings, split
-from experiments.suite import run_experiments
+from experiments.stopping import Stopped, stop_on_signals
 from ledger import followup
+from experiments.suite import run_experiments
 from ledger.build import build, write
 from ledger.facts_report import write_facts
-from ledger.spanish import write_spanish
 from lightning_mods.data import DATA_SOURCES
+from ledger.spanish import write_spanish
+from lightning_mods.cli import OneLineParser
 from lightning_mods.errors import EXIT_USAGE, UsageError
+from lightning_mods.files import write_text_atomically
+from lightning_mods.run_lock import run_lock
 from lightning_mods.training import check_out_dir
 
 MAX_EPOCHS = 50  # a bound, so that a typo cannot start a week-long run
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", choices=[*NAMES, "claims", "all", "followup"],
                    help="which experiment to run; claims: the ledger, from the reports in --out; all: every experiment, "
                         "then the ledger; followup: list the undecided claim parts, the fresh seeds each needs and the "
@@ -82,59 +89,105 @@ def write_ledger(out: Path, settings) -> dict:
     return {v: sum(e.verdict == v for e in entries) for v in dict.fromkeys(e.verdict for e in entries)}
 
 
+def source_commit() -> str:
+    """The commit of the code that ran (with "+ local changes" when the tree differs from it), for the index."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return (head or "unknown") + (" + local changes" if dirty else "")
+
+
+def check_out(text: str) -> Path:
+    if not text.strip():
+        raise UsageError(f"--out {text!r} names no folder; give one, e.g. --out reports")
+    out = Path(text)
+    check_out_dir(out)  # created and proven writable before any run trains
+    return out
+
+
+def _inside(filename, folder: str) -> bool:
+    return bool(filename) and Path(str(filename)).resolve().is_relative_to(Path(folder).resolve())
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    threads_before = None
+    command = " ".join(["python scripts/experiment.py", *map(shlex.quote, argv)])
+    threads_before = torch.get_num_threads()
+    store = None
     try:
         if args.epochs is not None and args.epochs > MAX_EPOCHS:
             raise UsageError(f"--epochs {args.epochs} is above the bound of {MAX_EPOCHS}; pick {MAX_EPOCHS} or fewer")
         pool = PoolSettings(workers=args.workers, threads=args.threads, executor=args.executor,
                             ray_address=args.ray_address)
-        threads_before = torch.get_num_threads()
-        torch.set_num_threads(pool.n_threads)  # restored below: main() also runs inside other processes (tests)
         if args.name == "followup":
             if not Path(args.out).is_dir():
                 raise UsageError(f"--out {args.out} is not a folder of reports; run the experiments first or point --out at them")
             print(followup.text(Path(args.out), args.workers or 2), flush=True)
             return 0
-        settings = Settings(seeds=args.seeds, seed_offset=args.seed_offset, epochs=args.epochs, data=args.data, data_dir=args.data_dir,
+        settings = Settings(seeds=args.seeds, seed_offset=args.seed_offset, epochs=args.epochs, data=args.data,
+                            data_dir=args.data_dir,
                             progress=args.progress, images_per_epoch=args.images_per_epoch, pool=pool)
-        out = Path(args.out)
-        check_out_dir(out)
-        runner = Runner(settings)
-        names = NAMES if args.name == "all" else () if args.name == "claims" else (args.name,)
-        rows = []
-        start = time.perf_counter()
-        for name, report, fits in run_experiments(names, runner, out):
-            rows.append([f"[{name}]({name}/report.md)", report.title, str(len(fits)),
-                         f"{sum(f.seconds for f in {id(f.model): f for f in fits}.values()):.0f}"])
-            print(f"\n{report.title}  ->  {out / name / 'report.md'}\n{text_table(report.columns, report.rows)}", flush=True)
-        if args.name in ("claims", "all"):
-            counts = write_ledger(out, settings)
-            rows.append(["[claims](claims.md)", "What the lesson claims, and what we measured", "-", "-"])
-        total = time.perf_counter() - start
-        if args.name == "all":
-            command = " ".join(["python scripts/experiment.py", *(argv if argv is not None else sys.argv[1:])])
-            index = markdown_table(["experiment", "title", "runs", "fit seconds (sum over its runs)"], rows)
-            (out / "report.md").write_text(
-                f"# The lesson's exercises and homework\n\n`{command}` on {args.data} data: {total / 60:.1f} minutes of "
-                f"wall time in all, {args.seeds} seeds, {len(runner.cache)} distinct runs (a run shared by experiments "
-                f"is trained once), {pool.n_workers} worker process(es) of {pool.n_threads} torch thread(s) each "
-                f"({pool.executor} executor) on a machine with {machine_cores()} cores.\n\n{index}\n\n"
-                "Every table gives means with 95% confidence intervals over seeds (Student t on the per-seed "
-                "paired differences; ratios: t on log-ratios; accuracies and fractions inside [0, 1], times positive: "
-                "each interval's method is named); every verdict comes from the rule in `experiments/stats.py`, "
-                "margins and follow-ups in `experiments/decide.py` and `ledger/parts.py`.\n")
-        if args.name == "claims":
-            print(f"ledger: {', '.join(f'{n} {v}' for v, n in counts.items())}  ->  {out / 'claims.md'}", flush=True)
-        print(f"\nwall time: {total:.0f} s ({pool.n_workers} workers x {pool.n_threads} threads)", flush=True)
+        out = check_out(args.out)
+        with run_lock(out), stop_on_signals():  # one experiment per --out at a time
+            torch.set_num_threads(pool.n_threads)  # restored below: main() also runs inside other processes (tests)
+            store = RunStore(out, pool.n_threads)
+            store.clean()
+            run_and_report(args, command, out, Runner(settings, store), pool)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as err:  # a report (or a saved run) could not be written: every file is whole, old or new
+        if not _inside(err.filename, args.out):
+            raise  # not a file of --out (e.g. a broken install): not a write failure to report as one
+        print(f"error: writing {err.filename or args.out} failed ({err.strerror or err}); the previous report there "
+              f"is whole and the finished runs are kept in {store.folder if store else args.out}; free space or make "
+              f"{args.out} writable, then run the same command again: {command}", file=sys.stderr)
+        return EXIT_USAGE
+    except Stopped as stop:
+        print(f"stopped: {stop}: {store.count() if store else 0} finished run(s) kept in "
+              f"{store.folder if store else args.out}; continue with: {command}", file=sys.stderr)
+        return stop.exit_code
     finally:
-        if threads_before is not None:
-            torch.set_num_threads(threads_before)
+        torch.set_num_threads(threads_before)
     return 0
+
+
+def run_and_report(args, command: str, out: Path, runner: Runner, pool: PoolSettings) -> None:
+    settings = runner.settings
+    names = NAMES if args.name == "all" else () if args.name == "claims" else (args.name,)
+    commit = source_commit()  # read before the runs: the code that trains them
+    rows = []
+    start = time.perf_counter()
+    for name, report, fits in run_experiments(names, runner, out):
+        rows.append([f"[{name}]({name}/report.md)", report.title, str(len(fits)),
+                     f"{sum(f.seconds for f in {id(f.model): f for f in fits}.values()):.0f}"])
+        print(f"\n{report.title}  ->  {out / name / 'report.md'}\n{text_table(report.columns, report.rows)}", flush=True)
+    if args.name in ("claims", "all"):
+        counts = write_ledger(out, settings)
+        rows.append(["[claims](claims.md)", "What the lesson claims, and what we measured", "-", "-"])
+    total = time.perf_counter() - start
+    if args.name == "all":
+        index = markdown_table(["experiment", "title", "runs", "fit seconds (sum over its runs)"], rows)
+        write_text_atomically(out / "report.md", (
+            f"# The lesson's exercises and homework\n\n`{command}` on {args.data} data, code at commit "
+            f"{commit}: {total / 60:.1f} minutes of "
+            f"wall time in all, {args.seeds} seeds, {len(runner.cache)} distinct runs (a run shared by experiments "
+            f"is trained once; {len(runner.cache) - runner.trained} of them kept from an earlier, stopped run), "
+            f"{pool.n_workers} worker process(es) of {pool.n_threads} torch thread(s) each "
+            f"({pool.executor} executor) on a machine with {machine_cores()} cores.\n\n{index}\n\n"
+            "Every table gives means with 95% confidence intervals over seeds (Student t on the per-seed "
+            "paired differences; ratios: t on log-ratios; accuracies and fractions inside [0, 1], times positive: "
+            "each interval's method is named); every verdict comes from the rule in `experiments/stats.py`, "
+            "margins and follow-ups in `experiments/decide.py` and `ledger/parts.py`.\n"))
+    if args.name == "claims":
+        print(f"ledger: {', '.join(f'{n} {v}' for v, n in counts.items())}  ->  {out / 'claims.md'}", flush=True)
+    print(f"\nwall time: {total:.0f} s ({pool.n_workers} workers x {pool.n_threads} threads)", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import parity  # noqa: E402,F401  (torch side, then Keras side)
+from lightning_mods.cli import OneLineParser, count_problem
 from lightning_mods.errors import EXIT_USAGE, UsageError
 from lightning_mods.norms import ACTIVATIONS, NORMS, PLACEMENTS, check_groups
 from parity.compare import (FORWARD_RTOL, SGD_RTOL, Diff, PairReport, compare_pair, lstm_bias_step,
@@ -34,7 +36,7 @@ HEADER = (f"{'net':<24} {'train fwd':>17} {'eval fwd':>17} {'weights@N':>17} {'m
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Keras-vs-torch parity report (exit 1 if a line fails)")
+    p = OneLineParser(description="Keras-vs-torch parity report (exit 1 if a line fails)")
     p.add_argument("--hidden", type=int, nargs="+", default=[512, 256, 128, 64], help="MLP hidden widths")
     p.add_argument("--groups", type=int, default=8,
                    help="GroupNorm groups in the MLP table (8: see the chaos section for 32)")
@@ -142,6 +144,22 @@ def chaos_verdict(r: PairReport) -> str:
     return "CHAOTIC (agrees by luck)" if r.passed else "CHAOTIC"
 
 
+MAX_WIDTH = 8192  # a bound on --hidden and --lstm-units: a typo must not ask for terabytes
+
+
+def check_args(args) -> None:
+    """Every flag's bounds, before any model is built: a refusal is one UsageError."""
+    counts = [("--steps", args.steps, 10_000), ("--batch-size", args.batch_size, 65_536),
+              ("--lstm-units", args.lstm_units, MAX_WIDTH), ("--groups", args.groups, MAX_WIDTH),
+              *(("--hidden", width, MAX_WIDTH) for width in args.hidden)]
+    for name, value, most in counts:
+        problem = count_problem(name, value, most)
+        if problem:
+            raise UsageError(problem)
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"--lr {args.lr} must be a finite number above 0, e.g. 0.01")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
@@ -150,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         return compare_pair(*pair(spec), **{**options, **overrides})
 
     try:
+        check_args(args)
         for width in args.hidden:
             check_groups(args.groups, width, f"hidden layer of width {width}")
         if args.lstm_groups < 1 or 28 % args.lstm_groups:

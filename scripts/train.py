@@ -17,6 +17,7 @@ from lightning_mods.config import TrainConfig, load_config_values
 from lightning_mods.data import DATA_SOURCES
 from lightning_mods.errors import EXIT_USAGE, UsageError
 from lightning_mods.init import INITS
+from lightning_mods.cli import OneLineParser
 from lightning_mods.module import OPTIMIZERS
 from lightning_mods.nets import ARCHS
 from lightning_mods.norms import ACTIVATIONS, BN_VARIANCES, LN_AXES, NORMS, PLACEMENTS
@@ -26,7 +27,7 @@ from lightning_mods.resume import Interrupted, check_same_run, saved_values
 
 def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     net = p.add_argument_group("the net")
     net.add_argument("--arch", choices=ARCHS, default=d.arch, help="mlp: dense layers; lstm: an LSTM over the 28 image rows; cnn: 3 conv layers; lenet: d2l's BN-LeNet; vit: a small Vision Transformer on 16 7x7 patches (default %(default)s)")
     net.add_argument("--norm", choices=NORMS, default=d.norm, help="none, bn (BatchNorm), ln (LayerNorm), gn (GroupNorm) (default %(default)s)")

@@ -118,7 +118,7 @@ def test_homework_batch1_and_ex3_ln_facts_hold_on_synthetic(all_reports):
 
 def test_one_name_writes_only_its_report(experiment, tmp_path, capsys):
     assert experiment.main(["ex3", *TINY, "--out", str(tmp_path)]) == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["ex3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "ex3", "runs"]  # runs: its runs, kept for a rerun
     assert "predictions changed" in capsys.readouterr().out
 
 
