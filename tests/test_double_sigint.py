@@ -22,18 +22,18 @@ from pathlib import Path
 import lightning_mods
 from lightning_mods.module import NormClassifier
 
-marker, step = Path(sys.argv[1]), NormClassifier.train_minibatch
+marker, loss_of = Path(sys.argv[1]), NormClassifier.minibatch_loss
 
-def paused(self, minibatch, optimizer):
+def paused(self, minibatch):  # every optimizer step computes its loss here (step_group.py or not)
     if self.global_step == 6:
         marker.touch()
         while not self.trainer.received_sigterm:
             time.sleep(0.001)
         Path(str(marker) + ".first").touch()
         time.sleep(60)
-    return step(self, minibatch, optimizer)
+    return loss_of(self, minibatch)
 
-NormClassifier.train_minibatch = paused
+NormClassifier.minibatch_loss = paused
 sys.argv = sys.argv[2:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lightning_mods.norms import ACTIVATIONS
 from parity.compare import Diff, PairReport
 
 TINY = ["--hidden", "16", "8", "--groups", "2", "--lstm-units", "8", "--steps", "2", "--skip-extras"]
@@ -45,7 +46,7 @@ def test_exit_code_says_whether_any_line_failed(script, capsys, monkeypatch, rel
     monkeypatch.setattr(script, "compare_pair", lambda *args, **kwargs: fake_report(rel))
     assert script.main(TINY) == code
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("mlp ", "lstm "))]
-    assert len(lines) == 4 * 2 * 3 + 4 and all(line.endswith(verdict) for line in lines)
+    assert len(lines) == 4 * 2 * len(ACTIVATIONS) + 4 and all(line.endswith(verdict) for line in lines)
 
 
 def test_a_bad_argument_is_a_usage_error_before_any_work(script, capsys, monkeypatch):

@@ -120,15 +120,14 @@ def test_summary_covers_every_epoch_when_the_best_is_an_earlier_one(train_script
     """Testing the best checkpoint must not roll the summary back to that checkpoint's epoch."""
     import json
 
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
     import lightning_mods.training as training
+    from lightning_mods.run_folder import RunFolderCheckpoint
 
-    class WorstIsBest(ModelCheckpoint):
+    class WorstIsBest(RunFolderCheckpoint):
         def __init__(self, **kwargs):
             super().__init__(**{**kwargs, "mode": "max"})  # the highest val loss: an early epoch
 
-    monkeypatch.setattr(training, "ModelCheckpoint", WorstIsBest)
+    monkeypatch.setattr(training, "RunFolderCheckpoint", WorstIsBest)
     assert train_script.main(tiny_args + ["--epochs", "3"]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     rows = (tmp_path / "run" / "epochs.csv").read_text().strip().splitlines()
