@@ -39,8 +39,10 @@ parity: $(STAMP)
 # then papermill executes each on the real data, in place (nothing is opened).
 notebook: $(STAMP) data
 	$(BIN)/python -m teaching.notebooks notebooks/clase_110_normalizacion.py
-	$(BIN)/papermill $(NOTEBOOK) $(NOTEBOOK) -p DATOS real --cwd notebooks --kernel python3 --no-progress-bar
-	$(BIN)/papermill $(TEACHER) $(TEACHER) -p DATOS real --cwd notebooks --kernel python3 --no-progress-bar
+	rm -rf notebooks/.corridas
+	$(BIN)/papermill $(NOTEBOOK) $(NOTEBOOK) -p DATOS real -p CORRIDAS .corridas --cwd notebooks --kernel python3 --no-progress-bar
+	$(BIN)/papermill $(TEACHER) $(TEACHER) -p DATOS real -p CORRIDAS .corridas --cwd notebooks --kernel python3 --no-progress-bar
+	rm -rf notebooks/.corridas
 
 bench: $(STAMP) data
 	$(BIN)/python scripts/bench.py

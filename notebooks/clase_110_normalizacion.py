@@ -79,9 +79,11 @@ IMAGENES_POR_EPOCA = 2048   # ejercicio 4: imágenes de entrenamiento por época
 TRABAJADORES = 0            # corridas en paralelo, una por proceso (0: una por núcleo; con RAPIDO, 1)
 OCULTAS_PARIDAD = [512, 256, 128, 64]  # el MLP de la sección "Keras vs PyTorch"
 TIEMPOS = "tiempos.json"    # el registro de los tiempos medidos por este cuaderno (junto al cuaderno)
+CORRIDAS = None             # carpeta donde guardar cada corrida terminada y retomarla (None: ninguna); make notebook
+                            # la comparte entre las dos ediciones, así la del docente no vuelve a entrenar
 
 # %%
-clase = Lesson(DATOS, SEMILLAS, EPOCAS, IMAGENES_POR_EPOCA, TRABAJADORES, OCULTAS_PARIDAD, quick=RAPIDO)
+clase = Lesson(DATOS, SEMILLAS, EPOCAS, IMAGENES_POR_EPOCA, TRABAJADORES, OCULTAS_PARIDAD, quick=RAPIDO, runs=CORRIDAS)
 settings = clase.settings
 print(clase.describe())
 if clase.synthetic:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from experiments.executors import PoolSettings, machine_cores
+from experiments.run_store import RunStore
 from experiments.runner import Runner, Settings
 from experiments.suite import run_experiments
 from lightning_mods.errors import UsageError
@@ -35,6 +36,7 @@ class Lesson:
     workers: int = 0
     parity_hidden: list[int] = field(default_factory=lambda: [512, 256, 128, 64])
     quick: bool = False
+    runs: str | None = None  # a folder whose saved runs are reused and where new ones are saved (None: none)
     reports: Path = REPORTS
     claims: dict[str, list[dict]] = field(default_factory=dict)  # experiment -> its claims, for the summary
 
@@ -47,7 +49,8 @@ class Lesson:
         self.pool = PoolSettings(workers=self.workers)
         self.settings = Settings(seeds=self.seeds, epochs=self.epochs, data=self.source, progress=False,
                                  images_per_epoch=self.images_per_epoch, pool=self.pool)
-        self.runner = Runner(self.settings)  # each distinct run trains once; shared runs come from its cache
+        store = RunStore(Path(self.runs), self.pool.n_threads) if self.runs else None  # runs/ under that folder
+        self.runner = Runner(self.settings, store)  # each distinct run trains once; shared runs come from its cache
         self.folder = Path(tempfile.mkdtemp(prefix="clase110-"))  # the experiments' report files (not shown)
         self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
