@@ -103,8 +103,10 @@ class Lesson:
 
     def time_line(self) -> str:
         cpu = time.process_time() - self.cpu_start  # this process's CPU time (its threads; not the pool's workers)
+        reused = len(self.runner.cache) - self.runner.trained  # taken from CORRIDAS: not trained in this execution
+        kept = f", {reused} de ellas tomadas de CORRIDAS (entrenadas por una ejecución anterior)" if reused else ""
         return (f"Esta ejecución tardó **{self.elapsed() / 60:.1f} minutos** ({self.describe()}, "
-                f"{len(self.runner.cache)} corridas distintas; tiempo de CPU de este proceso {cpu / 60:.1f} minutos).")
+                f"{len(self.runner.cache)} corridas distintas{kept}; tiempo de CPU de este proceso {cpu / 60:.1f} minutos).")
 
 
 def record(path: Path, lesson: Lesson) -> dict:
@@ -115,6 +117,9 @@ def record(path: Path, lesson: Lesson) -> dict:
     except json.JSONDecodeError:
         raise UsageError(f"{path} is not the notebook's time record (JSON); delete it or give another TIEMPOS") from None
     key = f"{'rapido' if lesson.quick else 'normal'} {lesson.source}"
+    reused = len(lesson.runner.cache) - lesson.runner.trained  # runs taken from CORRIDAS, not trained here
+    if reused:  # not the time a fresh execution takes: kept under a key of its own
+        key += f" ({reused} corridas guardadas)"
     times[key] = {"seconds": round(lesson.elapsed(), 1), "cpu_seconds": round(time.process_time() - lesson.cpu_start, 1),
                   "seeds": lesson.seeds, "epochs": lesson.epochs,
                   "images_per_epoch": lesson.images_per_epoch, "workers": lesson.pool.n_workers, "cores": machine_cores()}
@@ -126,7 +131,12 @@ def recorded_lines(times: dict) -> list[str]:
     """One Spanish line per recorded execution."""
     names = {"rapido synthetic": "preset RAPIDO, datos sintéticos", "rapido real": "preset RAPIDO, datos reales",
              "normal real": "valores por defecto, datos reales", "normal synthetic": "valores por defecto, datos sintéticos"}
-    return [f"- {names.get(k, k)}: **{v['seconds'] / 60:.1f} min** ({v['seconds']:.0f} s, CPU de su proceso "
+
+    def name(key: str) -> str:
+        base, _, rest = key.partition(" (")
+        return names.get(base, base) + (f" ({rest}" if rest else "")
+
+    return [f"- {name(k)}: **{v['seconds'] / 60:.1f} min** ({v['seconds']:.0f} s, CPU de su proceso "
             f"{v.get('cpu_seconds', 0):.0f} s; {v['seeds']} semillas, "
             f"épocas {v['epochs'] or 'por defecto'}, {v['workers']} proceso(s), {v['cores']} núcleos)"
             for k, v in sorted(times.items())]

@@ -158,3 +158,22 @@ def test_every_keras_torch_convention_has_its_spanish_row():
 
     assert sorted(ES) == sorted(c.name for c in CONVENTIONS)
     assert table().count("\n") == len(CONVENTIONS) + 1
+
+
+def test_a_run_that_reused_saved_runs_is_recorded_apart(tmp_path):
+    """An execution that took runs from CORRIDAS is not the time a fresh one takes: its own key."""
+    import time as clock
+    from types import SimpleNamespace
+
+    from teaching.session import record, recorded_lines
+
+    def lesson(trained: int) -> SimpleNamespace:
+        return SimpleNamespace(quick=False, source="real", seeds=3, epochs=3, images_per_epoch=2048,
+                               runner=SimpleNamespace(cache=dict.fromkeys(range(5)), trained=trained),
+                               elapsed=lambda: 60.0, cpu_start=clock.process_time(), pool=SimpleNamespace(n_workers=2))
+
+    path = tmp_path / "tiempos.json"
+    record(path, lesson(trained=5))
+    times = record(path, lesson(trained=1))
+    assert sorted(times) == ["normal real", "normal real (4 corridas guardadas)"]
+    assert any("datos reales (4 corridas guardadas)" in line for line in recorded_lines(times))
