@@ -129,7 +129,7 @@ def test_ex4_instability_catches_batch_2s_collapse_on_the_committed_numbers():
     for batch in (2, 4):
         bn, ln = measured[ex4.label("bn", batch)], measured[ex4.label("ln", batch)]
         diff = paired_ci([ex4.instability(m) for m in bn], [ex4.instability(m) for m in ln], bounded=True)
-        assert diff.low > 0.05, batch  # BN's accuracy depends on its mode; LN's does not
+        assert diff.low > 0, batch  # the whole CI above 0 (the rule): BN's accuracy depends on its mode, LN's does not
     bn2, ln2 = measured[ex4.label("bn", 2)], measured[ex4.label("ln", 2)]
     assert sum(m["val_acc"] for m in bn2) / 5 < 0.4  # the collapse
     old = paired_ci([m["loss_std_last"] for m in bn2], [m["loss_std_last"] for m in ln2])
