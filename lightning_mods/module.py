@@ -115,7 +115,7 @@ class NormClassifier(L.LightningModule):
         else:
             optimizer = self.optimizers()
             losses = torch.stack([self.train_minibatch(minibatch, optimizer) for minibatch in batch])
-        self.train_seen += sum(len(y) for _, y in batch)
+        self.train_seen += sum(y.shape[0] for _, y in batch)
         if self.trainer.is_last_batch:
             self.log_train_epoch()
         return losses
@@ -135,7 +135,7 @@ class NormClassifier(L.LightningModule):
         logits, loss, y = self.model_step(minibatch)
         # Two in-place adds, no host-device sync, on detached values (no graph, no no_grad block: fewer
         # Python calls on the hot path, issue 30); the same float32 sums, in the same order, as before.
-        self.train_loss_sum.add_(loss.detach() * len(y))
+        self.train_loss_sum.add_(loss.detach() * y.shape[0])
         self.train_correct.add_((logits.argmax(dim=1) == y).sum())
         return loss
 
