@@ -2,24 +2,23 @@
 pre and post, the MLP's Dropout and logit norm, the LSTM), from a checkpoint of the shape train.py
 writes, saved as .keras, loaded back and compared on 500 images in both modes (each row judged on its
 float32 control, Keras f32 vs f64); a wrong mapping (the naive Flatten order, a (C, H, W) LayerNorm
-gamma read in (H, W, C) order, MHA heads not split) fails that same check; what cannot be mapped is
-refused in one line. The whole path through train.py is tests/test_torch_to_keras_runs.py's."""
+gamma read in (H, W, C) order, MHA heads not split) fails that same check, and the script then exits 1;
+what cannot be mapped is refused in one line. The whole path through train.py is tests/test_torch_to_keras_runs.py's."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
-import numpy as np
 import pytest
 import torch
 import yaml
 
 import parity  # noqa: F401  (torch side, then Keras side)
-import keras
 
 from lightning_mods.data import synthetic_split
 from lightning_mods.nets import NetConfig, build_net
 from lightning_mods.spec_net import SpecNet
+from parity import transfer_vision
 from parity.compare_vision import ARCH_NORMS
 from parity.convert.predictions import compare, load_saved
 from parity.convert.torch_to_keras import checkpoint_to_keras, unmapped
@@ -161,3 +160,18 @@ def test_an_unmapped_option_or_arch_is_refused_in_one_line(tmp_path, capsys, con
     assert "arch 'resnet'" in _refused(convert_script, capsys, ckpt, tmp_path / "m.keras")
     torch.save({"hyper_parameters": {"net": {"arch": "mlp", "width_mult": 2}}, "state_dict": {}}, ckpt)
     assert "width_mult" in _refused(convert_script, capsys, ckpt, tmp_path / "m.keras")
+
+
+def test_the_script_exits_1_when_a_mapping_is_wrong(tmp_path, capsys, convert_script, monkeypatch):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("data: synthetic\n")
+    ckpt = checkpoint(run / "checkpoints", CASES["cnn gn"], trained_like(CASES["cnn gn"]))
+    args = ["torch-to-keras", str(ckpt), "--out", str(tmp_path / "m.keras")]
+    assert convert_script.main(args) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-2].startswith("PASS")
+    naive = transfer_vision.torch_arrays
+    monkeypatch.setattr(transfer_vision, "torch_arrays", lambda kind, module, flat=None: naive(kind, module, None))
+    assert convert_script.main(args + ["--overwrite"]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2].startswith("FAIL") and " FAIL " in lines[-4] and " FAIL " in lines[-3]
