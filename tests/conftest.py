@@ -31,6 +31,12 @@ def train_script():
     return load_script("train")
 
 
+@pytest.fixture(scope="module")
+def train_module():
+    """scripts/train.py loaded once for a test module (its tests share module-scoped runs)."""
+    return load_script("train")
+
+
 @pytest.fixture(scope="session")
 def convert_script():
     return load_script("convert")

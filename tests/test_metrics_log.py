@@ -5,7 +5,6 @@ its checkpoint, and the training row a kill can still lose is put back from the 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import signal
 import subprocess
@@ -82,11 +81,8 @@ def per_epoch(rows: list[dict]) -> dict[tuple[str, str], int]:
 
 
 @pytest.fixture(scope="module")
-def train():
-    spec = importlib.util.spec_from_file_location("scripts_train_metrics_log", ROOT / "scripts" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def train(train_module):
+    return train_module
 
 
 @pytest.fixture(scope="module")
