@@ -132,6 +132,9 @@ class NormClassifier(L.LightningModule):
         """The training loss of one minibatch, added to the epoch's running sums (device ops only:
         a captured CUDA graph replays them; ``training_step`` counts the samples)."""
         logits, loss, y = self.model_step(minibatch)
+        penalty = getattr(self.net, "regularization_loss", None)  # a converted Keras model's L1/L2 regularizers
+        extra = penalty() if penalty is not None else None
+        loss = loss if extra is None else loss + extra  # trained and logged with it, as Keras's fit does
         with torch.no_grad():  # two tiny in-place ops, no host-device sync
             correct = (logits.argmax(dim=1) == y).sum()
             self.train_sums.add_(torch.stack((loss * len(y), correct.to(loss.dtype))))

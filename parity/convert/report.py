@@ -5,6 +5,8 @@ from __future__ import annotations
 from parity.compare import FORWARD_RTOL, SGD_RTOL
 from lightning_mods.spec_net import SpecNet
 from parity.convert.check import ROUNDING_FACTOR, Report
+from lightning_mods.spec_extra import NOT_APPLIED, REGULARIZED
+from parity.convert import attention_map, layer_extra
 from parity.convert.layer_table import MAPPINGS
 from parity.convert.torch_to_keras import keras_momentum
 
@@ -50,6 +52,17 @@ def _layer(entry: dict) -> str:
 
 def conventions(entry: dict) -> str:
     """What was mapped between Keras's and torch's conventions for one spec entry."""
+    notes = [f"{key} {', '.join(f'{k}={v!r}' for k, v in entry[key].items() if v)} added to the training loss "
+             "(SpecNet.regularization_loss: l1 * sum|w| + l2 * sum w**2, as Keras's model.losses)"
+             for key in REGULARIZED if entry.get(key)]
+    if entry.get("dropout") or entry.get("recurrent_dropout"):
+        notes.append(f"dropout {entry.get('dropout', 0.0)!r}, recurrent_dropout {entry.get('recurrent_dropout', 0.0)!r} "
+                     "(0 in the check)" + (f"; {NOT_APPLIED}" if entry.get("recurrent_dropout") else
+                                           "; dropout: one mask per sequence on the inputs, as Keras"))
+    return "; ".join([_conventions(entry)] + notes)
+
+
+def _conventions(entry: dict) -> str:
     kind = entry["layer"]
     if kind == "bn":
         return (f"momentum: torch {entry['momentum']!r} = 1 - Keras {keras_momentum(entry['momentum'])!r}; epsilon "
@@ -61,9 +74,12 @@ def conventions(entry: dict) -> str:
             f"; {entry['groups']} groups over the channels, transposed around torch's GroupNorm" if kind == "gn" else "")
     if kind == "conv":
         return MAPPINGS["DepthwiseConv2D" if entry.get("depthwise") else "Conv2D"].conventions
+    extra = {"lstm": "LSTM", "gru": "GRU", "embedding": "Embedding", "relu": "ReLU", "elu": "ELU"}
+    if kind in extra:
+        return layer_extra.MAPPINGS[extra[kind]].conventions
+    if kind == "mha":
+        return attention_map.MAPPINGS["MultiHeadAttention"].conventions
     return {"dense": "kernel (in, out) -> weight (out, in)",
-            "lstm": "gates i, f, c, o in the same order; kernels transposed; Keras's one bias -> bias_ih, bias_hh = 0 "
-                    "and not trained",
             "flatten": "flattens the channels-last tensor, in Keras's order", "dropout": "rate kept (0 in the check)",
             "pool": MAPPINGS["MaxPooling2D"].conventions, "global_pool": "over the spatial axes (channels last)",
             "rescale": MAPPINGS["Rescaling"].conventions, "normalize": MAPPINGS["Normalization"].conventions,
