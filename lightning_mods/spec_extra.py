@@ -152,7 +152,8 @@ def recurrent_dropout(entry: dict) -> list[nn.Module]:
 
 
 NOT_APPLIED = ("recurrent_dropout is not applied by the torch module (nn.LSTM/nn.GRU have no dropout on the "
-               "state); dropout is one mask per sequence on the inputs")
+               "state); its dropout is one mask per sequence on the inputs (Keras, with recurrent_dropout set, "
+               "draws one per gate)")
 
 
 def _tensor(module: nn.Module, name: str):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import parity  # noqa: F401  (torch side, then Keras side)
+import parity.convert
 import keras
 from keras import layers as L
 from keras import regularizers as R
@@ -55,3 +56,18 @@ def test_new_layers_go_back_to_keras(hooked):
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
     losses = lambda m: sum(float(keras.ops.convert_to_numpy(v)) for v in m.losses)  # noqa: E731
     assert losses(back) == pytest.approx(losses(model), rel=1e-6) and losses(model) > 0
+
+
+def test_the_script_writes_and_loads_every_new_layer(convert_script, capsys, tmp_path):
+    """spec.yaml (None, nested dicts) and weights.pt of every new kind: parity.convert.load gives Keras's outputs."""
+    model = every_new_layer()
+    model.save(tmp_path / "m.keras")
+    out = tmp_path / "net"
+    assert convert_script.main(["keras-to-torch", str(tmp_path / "m.keras"), "--out", str(out), "--steps", "2",
+                                "--no-keras-torch"]) == 0
+    assert "PASS" in capsys.readouterr().out
+    net = parity.convert.load(out).eval()
+    x = np.random.default_rng(1).normal(size=(3, 6, 8)).astype("float32")
+    np.testing.assert_allclose(net(torch.from_numpy(x)).detach().numpy(), keras.ops.convert_to_numpy(model(x)),
+                               rtol=1e-5, atol=1e-6)
+    assert net.regularization_loss() is not None and "Recurrent_dropout is not applied" in (out / "parity.md").read_text()

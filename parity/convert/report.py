@@ -140,4 +140,10 @@ def markdown(report: Report, source: str, spec: list[dict]) -> str:
               "biased batch variance, as Keras does (torch's own rule is the unbiased one); `trainable=False` "
               "normalizes with the moving statistics even in training mode and never updates them.",
               "- LSTM: Keras has one bias, torch two; all of it is in `bias_ih`, and `bias_hh` stays 0, not trained."]
+    if any(e["layer"] in ("relu", "mha") or e.get("activation") == "leaky_relu" or any(k in e for k in REGULARIZED)
+           for e in spec):
+        parts.append("- Keras on TensorFlow rounds a leaky slope, ReLU's threshold and max_value, a regularizer's factor "
+                     "and attention's 1/sqrt(head_dim) to float32, in float64 too; the torch module uses the same values.")
+    if any(e.get("recurrent_dropout") for e in spec):
+        parts.append(f"- {NOT_APPLIED[0].upper()}{NOT_APPLIED[1:]}.")
     return "\n".join(parts) + "\n"
