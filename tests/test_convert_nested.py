@@ -75,3 +75,24 @@ def test_a_subclassed_model_inside_is_refused_in_one_line(convert_script, capsys
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'custom_block'" in err and "rebuild it" in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_lambda_inside_a_nested_model_is_refused_before_keras_loads_it(convert_script, capsys, tmp_path):
+    inner = keras.Sequential([keras.Input((4,)), L.Lambda(lambda x: x * 2, name="double")], name="inner")
+    i = keras.Input((4,))
+    path = tmp_path / "lam.keras"
+    keras.Model(i, L.Dense(2)(inner(i))).save(path)
+    assert convert_script.main(["keras-to-torch", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'double' (Lambda) is not supported" in err and "rebuild it" in err, err
+
+
+def test_a_name_used_in_two_nested_models_is_refused(convert_script, capsys, tmp_path):
+    first = keras.Sequential([keras.Input((4,)), L.Dense(4, name="twin")], name="first")
+    second = keras.Sequential([keras.Input((4,)), L.Dense(4, name="twin")], name="second")
+    i = keras.Input((4,))
+    path = tmp_path / "twins.keras"
+    keras.Model(i, second(first(i))).save(path)
+    assert convert_script.main(["keras-to-torch", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'twin'" in err and "unique name" in err, err

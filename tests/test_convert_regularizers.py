@@ -57,7 +57,7 @@ def test_regularized_training_passes_both_columns_and_fails_without_the_penalty(
     assert report.passed, table(report)
     assert report.columns["torch module"].weights.rel < 1e-10
     bare = [{k: v for k, v in e.items() if not k.endswith("_regularizer")} for e in spec]
-    without = check(model, bare, Settings(steps=20, batch_size=16), given=given, keras_torch=False)
+    without = check(model, bare, Settings(steps=5, batch_size=16), given=given, keras_torch=False)
     assert not without.columns["torch module"].passed  # the penalty moves the weights far past 1e-4
     assert without.columns["torch module"].weights.rel > 1e-3
     assert "kernel_regularizer l1=0.01, l2=0.02 added to the training loss" in markdown(report, "reg.keras", spec)

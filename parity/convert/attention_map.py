@@ -28,8 +28,10 @@ def _entry(layer, config):
         problems.append(f"attention_axes={axes!r} (over the steps of (batch, steps, width) only)")
     try:
         attention.check_mappable(dim, heads, int(config["key_dim"]), config.get("value_dim"))
-    except ValueError as err:
-        problems.append(str(err).split(": ", 1)[-1])
+    except ValueError:
+        problems.append(f"key_dim={config['key_dim']!r}, value_dim={config.get('value_dim')!r} with {heads} heads on "
+                        f"width {dim} (torch's nn.MultiheadAttention needs key_dim = value_dim = width / heads = "
+                        f"{dim / heads:g})")
     entry = {"layer": "mha", "name": layer.name, "dim": dim, "heads": heads, "trainable": bool(layer.trainable)}
     if float(config.get("dropout") or 0.0):
         entry["dropout"] = float(config["dropout"])

@@ -9,7 +9,8 @@ Keras-on-TensorFlow array as the reference, the worst array reported):
 
 The SGD loss is the mean squared error against fixed random targets of the output's shape: a
 loss every model has (the inputs given by the user carry no labels), whose gradient reaches
-every trained weight. Dropout draws differ between frameworks, so every Dropout's rate is 0
+every trained weight. Dropout draws differ between frameworks, so every Dropout's rate (and an
+RNN's dropout and recurrent_dropout, attention dropout) is 0
 in this check (inference, where Dropout does nothing, is checked as it is).
 
 Scales in the float64 columns (``parity.compare.diff`` adds a floor to an array's scale):

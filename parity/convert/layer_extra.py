@@ -79,6 +79,9 @@ def recurrent(layer, config) -> tuple[dict, list[str]]:
     for key in ("dropout", "recurrent_dropout"):
         if float(config.get(key, 0.0)):
             entry[key] = float(config[key])
+    if kind == "gru" and not config.get("reset_after", True):
+        return entry, ["reset_after=False (torch's nn.GRU is Keras's default reset_after=True; rebuild the layer "
+                       "with it and train again)"]
     return entry, []
 
 
@@ -93,5 +96,5 @@ MAPPINGS: dict[str, Mapping] = {
     "LSTM": Mapping(RECURRENT, recurrent, "gates i, f, c, o in the same order; kernels transposed; Keras's one bias "
                     "-> bias_ih, bias_hh = 0 and not trained", RNN_REQUIRED),
     "GRU": Mapping(RECURRENT, recurrent, "reset_after=True; gates z, r, h -> torch r, z, n; kernels transposed; "
-                   "bias row 0 -> bias_ih, row 1 -> bias_hh", {**RNN_REQUIRED, "reset_after": True}),
+                   "bias row 0 -> bias_ih, row 1 -> bias_hh", RNN_REQUIRED),
 }

@@ -121,7 +121,8 @@ def markdown(report: Report, source: str, spec: list[dict]) -> str:
         "(the square root of its moving variance), not on its own size, which is near 0 for centred activations. "
         "Keras on its torch backend needs that: it computes float64 matmuls in float32 (64-bit result types are "
         "forced to 32-bit outside TensorFlow), so its float64 rows are ~1e-7 off in absolute terms.",
-        "- Dropout's rate is 0 in the check (random draws differ between frameworks); inference does not use it.",
+        "- Dropout's rate, an LSTM/GRU's dropout and recurrent_dropout and attention dropout are 0 in the check "
+        "(random draws differ between frameworks); inference does not use them.",
         f"- Each tolerance is the base one ({FORWARD_RTOL:g} for the outputs, {SGD_RTOL:g} after the steps) or, for "
         f"a computation made in float32, {ROUNDING_FACTOR} times its control, array by array: Keras on TensorFlow in "
         "float32 vs float64 on the same batch (the outputs rows), or over the same steps (the Keras-on-torch "
