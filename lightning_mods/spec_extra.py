@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lightning_mods.recurrent_loop import draw, gru_loop
+
 REQUIRED = {
     "relu": ("max_value", "negative_slope", "threshold"), "elu": ("alpha",),
     "embedding": ("input_dim", "output_dim"), "gru": ("in_features", "units", "return_sequences"),
@@ -94,15 +96,21 @@ class SequenceDropout(nn.Dropout):
 
 class KerasGRU(nn.Module):
     """A one-layer ``nn.GRU`` (batch first): Keras's ``reset_after=True`` GRU, gates z, r, h there
-    and r, z, n here; Keras's bias row 0 -> ``bias_ih``, row 1 -> ``bias_hh`` (both trained, as in Keras)."""
+    and r, z, n here; Keras's bias row 0 -> ``bias_ih``, row 1 -> ``bias_hh`` (both trained, as in Keras).
+    With ``recurrent_dropout``, training runs Keras's step loop with its masks (``recurrent_loop``)."""
 
-    def __init__(self, in_features: int, units: int, return_sequences: bool) -> None:
+    def __init__(self, in_features: int, units: int, return_sequences: bool, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0) -> None:
         super().__init__()
         self.gru = nn.GRU(in_features, units, batch_first=True)
         self.return_sequences = return_sequences
+        self.drop_inputs, self.drop_state = nn.Dropout(dropout), nn.Dropout(recurrent_dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.gru(x)
+        if self.training and self.drop_state.p > 0:
+            out = gru_loop(self.gru, x, *draw(x, self.gru.hidden_size, 3, self.drop_inputs.p, self.drop_state.p))
+        else:
+            out, _ = self.gru(x)
         return out if self.return_sequences else out[:, -1]
 
 
@@ -140,20 +148,27 @@ def build(entry: dict) -> list[nn.Module]:
         return [nn.ELU(entry["alpha"])]
     if kind == "embedding":
         return [Embedding(entry["input_dim"], entry["output_dim"])]
-    return recurrent_dropout(entry) + [KerasGRU(entry["in_features"], entry["units"], entry["return_sequences"])]
+    return recurrent_dropout(entry) + [KerasGRU(entry["in_features"], entry["units"], entry["return_sequences"],
+                                                *loop_rates(entry))]
 
 
 def recurrent_dropout(entry: dict) -> list[nn.Module]:
-    """The input dropout of an lstm/gru entry (none at rate 0). Keras's ``recurrent_dropout`` (on
-    the state, inside the step) has no ``nn.LSTM``/``nn.GRU`` counterpart: it is kept in the spec and
-    not applied (``NOT_APPLIED``)."""
+    """The input dropout of an lstm/gru entry without ``recurrent_dropout`` (none at rate 0): one mask
+    per sequence, as Keras's. With ``recurrent_dropout`` both rates go to the step loop (``loop_rates``)."""
     rate = float(entry.get("dropout", 0.0))
-    return [SequenceDropout(rate)] if rate else []
+    return [SequenceDropout(rate)] if rate and not entry.get("recurrent_dropout") else []
 
 
-NOT_APPLIED = ("recurrent_dropout is not applied by the torch module (nn.LSTM/nn.GRU have no dropout on the "
-               "state); its dropout is one mask per sequence on the inputs (Keras, with recurrent_dropout set, "
-               "draws one per gate)")
+def loop_rates(entry: dict) -> tuple[float, float]:
+    """``(dropout, recurrent_dropout)`` for the step loop of an lstm/gru entry with ``recurrent_dropout``."""
+    if not entry.get("recurrent_dropout"):
+        return 0.0, 0.0
+    return float(entry.get("dropout", 0.0)), float(entry["recurrent_dropout"])
+
+
+RECURRENT_DROPOUT = ("recurrent_dropout: in training the torch module runs Keras's step loop, one mask per gate on the "
+               "inputs and one on the state, drawn once per batch (lightning_mods.recurrent_loop); at 0, or in "
+               "inference, nn.LSTM/nn.GRU's own kernel")
 
 
 def _tensor(module: nn.Module, name: str):

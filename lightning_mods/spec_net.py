@@ -25,6 +25,7 @@ from torch import nn
 from lightning_mods.errors import UsageError
 from lightning_mods import spec_extra, spec_layers
 from lightning_mods.norms import SequenceNorm, make_activation, make_norm
+from lightning_mods.recurrent_loop import draw, lstm_loop
 
 SPEC_FILE = "spec.yaml"
 WEIGHTS_FILE = "weights.pt"
@@ -64,18 +65,25 @@ class Reshape(nn.Module):
 class KerasLSTM(nn.Module):
     """A one-layer ``nn.LSTM`` (batch first) with Keras's single bias: all of it in ``bias_ih``,
     ``bias_hh`` fixed at 0 and not trained (two trained biases would move the effective bias
-    twice as fast as Keras's). Returns every step's output or the last one, as ``return_sequences``."""
+    twice as fast as Keras's). Returns every step's output or the last one, as ``return_sequences``.
+    With Keras's ``recurrent_dropout`` (the rates held as ``nn.Dropout``'s ``p``), training runs
+    Keras's step loop with its masks (``lightning_mods.recurrent_loop``)."""
 
-    def __init__(self, in_features: int, units: int, return_sequences: bool) -> None:
+    def __init__(self, in_features: int, units: int, return_sequences: bool, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0) -> None:
         super().__init__()
         self.lstm = nn.LSTM(in_features, units, batch_first=True)
         self.return_sequences = return_sequences
+        self.drop_inputs, self.drop_state = nn.Dropout(dropout), nn.Dropout(recurrent_dropout)
         with torch.no_grad():
             self.lstm.bias_hh_l0.zero_()
         self.lstm.bias_hh_l0.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(x)  # (B, T, units)
+        if self.training and self.drop_state.p > 0:
+            out = lstm_loop(self.lstm, x, *draw(x, self.lstm.hidden_size, 4, self.drop_inputs.p, self.drop_state.p))
+        else:
+            out, _ = self.lstm(x)  # (B, T, units)
         return out if self.return_sequences else out[:, -1]
 
 
@@ -128,7 +136,7 @@ def _modules(entry: dict) -> list[nn.Module]:
         return [linear] + ([] if entry["activation"] == "linear" else [ACTIVATIONS[entry["activation"]]()])
     if kind == "lstm":
         return spec_extra.recurrent_dropout(entry) + [KerasLSTM(entry["in_features"], entry["units"],
-                                                                entry["return_sequences"])]
+                                                                entry["return_sequences"], *spec_extra.loop_rates(entry))]
     if kind in spec_extra.REQUIRED:
         return spec_extra.build(entry)
     if kind in spec_layers.REQUIRED:

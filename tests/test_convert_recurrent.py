@@ -41,7 +41,9 @@ def test_rates_are_kept_in_the_spec_and_the_module(saved):
     assert gru["layer"] == "gru" and gru["dropout"] == 0.3 and "recurrent_dropout" not in gru
     assert lstm["dropout"] == 0.2 and lstm["recurrent_dropout"] == 0.1
     drops = [m for m in net.modules() if isinstance(m, SequenceDropout)]
-    assert [d.p for d in drops] == [0.3, 0.2]
+    assert [d.p for d in drops] == [0.3]  # the LSTM's rates go to its step loop (recurrent_dropout is set)
+    lstm_module = next(m for m in net.modules() if hasattr(m, "lstm"))
+    assert (lstm_module.drop_inputs.p, lstm_module.drop_state.p) == (0.2, 0.1)
     x = torch.ones(64, 7, 5)
     drops[0].train()
     out = drops[0](x)
@@ -75,7 +77,7 @@ def test_recurrent_models_pass_both_columns_at_rate_0(saved):
     assert report.columns["torch module"].weights.rel < 1e-10
     text = markdown(report, "rnn.keras", spec)
     assert "dropout 0.3, recurrent_dropout 0.0 (0 in the check)" in text
-    assert "recurrent_dropout is not applied by the torch module" in text
+    assert "recurrent_dropout: in training the torch module runs Keras's step loop" in text
 
 
 def test_reset_after_false_is_refused(convert_script, capsys, tmp_path):

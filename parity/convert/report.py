@@ -5,7 +5,7 @@ from __future__ import annotations
 from parity.compare import FORWARD_RTOL, SGD_RTOL
 from lightning_mods.spec_net import SpecNet
 from parity.convert.check import ROUNDING_FACTOR, Report
-from lightning_mods.spec_extra import NOT_APPLIED, REGULARIZED
+from lightning_mods.spec_extra import RECURRENT_DROPOUT, REGULARIZED
 from parity.convert import attention_map, layer_extra
 from parity.convert.layer_table import MAPPINGS
 from parity.convert.torch_to_keras import keras_momentum
@@ -57,7 +57,7 @@ def conventions(entry: dict) -> str:
              for key in REGULARIZED if entry.get(key)]
     if entry.get("dropout") or entry.get("recurrent_dropout"):
         notes.append(f"dropout {entry.get('dropout', 0.0)!r}, recurrent_dropout {entry.get('recurrent_dropout', 0.0)!r} "
-                     "(0 in the check)" + (f"; {NOT_APPLIED}" if entry.get("recurrent_dropout") else
+                     "(0 in the check)" + (f"; {RECURRENT_DROPOUT}" if entry.get("recurrent_dropout") else
                                            "; dropout: one mask per sequence on the inputs, as Keras"))
     return "; ".join([_conventions(entry)] + notes)
 
@@ -146,5 +146,5 @@ def markdown(report: Report, source: str, spec: list[dict]) -> str:
         parts.append("- Keras on TensorFlow rounds a leaky slope, ReLU's threshold and max_value, a regularizer's factor "
                      "and attention's 1/sqrt(head_dim) to float32, in float64 too; the torch module uses the same values.")
     if any(e.get("recurrent_dropout") for e in spec):
-        parts.append(f"- {NOT_APPLIED[0].upper()}{NOT_APPLIED[1:]}.")
+        parts.append(f"- LSTM/GRU {RECURRENT_DROPOUT}.")
     return "\n".join(parts) + "\n"
