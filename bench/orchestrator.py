@@ -82,7 +82,7 @@ def run_bench(config: BenchConfig, progress=print) -> dict:
         results += run_jobs(group, config.timeout_s, progress)
     # Measured again at the end, the best of both: a busy moment on a shared machine lowers one.
     matmul["gflops"] = {b: max(g, run_worker(matmul_job, config.timeout_s)["gflops"][b]) for b, g in matmul["gflops"].items()}
-    rows, ratios = summarize(results, matmul["gflops"], config.hidden)
+    rows, ratios = summarize(results, matmul["gflops"], config.hidden, config.arch)
     machine = dict(cpus=os.cpu_count(), processor=platform.processor() or platform.machine(), python=platform.python_version(),
                    load_before=load_before, load_after=os.getloadavg())
     return dict(config=asdict(config), machine=machine, matmul=matmul, rows=rows, ratios=ratios,

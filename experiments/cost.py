@@ -21,10 +21,14 @@ VARIANT = "lightning"  # the train.py path, the one the experiments train with
 
 
 def bench_rows(folder: Path) -> dict[tuple[str, int, str], dict]:
-    """``(kind, batch, norm) -> row`` (kind "cpu" or "gpu") of the Lightning path, from every ``*.json`` in ``folder``."""
+    """``(kind, batch, norm) -> row`` (kind "cpu" or "gpu") of the Lightning path, from every ``*.json`` in
+    ``folder`` that times the lesson's MLP (``--arch mlp``; the other nets' JSON files are left out)."""
     found = {}
     for path in sorted(Path(folder).glob("*.json")):
-        for row in json.loads(path.read_text()).get("rows", []):
+        report = json.loads(path.read_text())
+        if report.get("config", {}).get("arch", "mlp") != "mlp":
+            continue
+        for row in report.get("rows", []):
             if row.get("variant") == VARIANT:
                 kind = "gpu" if str(row["device"]).startswith("cuda") else "cpu"
                 found[(kind, int(row["batch_size"]), row["norm"])] = {**row, "file": path.name}

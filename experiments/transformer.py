@@ -46,7 +46,7 @@ def plan(settings: Settings) -> list[RunSpec]:
     return [RunSpec(label(norm, b), settings.config(seed, epochs, arch="vit", norm=norm, batch_size=b,
                                                     optimizer="adam", lr=1e-3),
                     train_steps=settings.images_per_epoch // b)
-            for b in BATCH_SIZES for norm in NORMS for seed in range(settings.seeds)]
+            for b in BATCH_SIZES for norm in NORMS for seed in settings.seed_list()]
 
 
 @torch.no_grad()

@@ -43,7 +43,7 @@ def plan(settings: Settings) -> list[RunSpec]:
     return [RunSpec(label(norm, b), settings.config(seed, epochs, arch="cnn", norm=norm, batch_size=b, groups=GROUPS,
                                                     ln_axes=LN_AXES, lr=LR_AT_32 * b / 32),
                     train_steps=settings.images_per_epoch // b)
-            for b in BATCH_SIZES for norm in NORMS for seed in range(settings.seeds)]
+            for b in BATCH_SIZES for norm in NORMS for seed in settings.seed_list()]
 
 
 def claims(measured: dict) -> list[Claim]:

@@ -18,8 +18,10 @@ SIDE = IMAGE_SIDE // PATCH  # 4 patches a side
 TOKENS = SIDE * SIDE
 
 
+@keras.saving.register_keras_serializable(package="normlab")
 class PositionEmbedding(layers.Layer):
-    """Adds a learned ``(1, tokens, width)`` embedding."""
+    """Adds a learned ``(1, tokens, width)`` embedding. Registered, so that a saved ViT (``scripts/convert.py
+    torch-to-keras``) loads with ``keras.saving.load_model`` once this module is imported."""
 
     def build(self, input_shape):
         self.embedding = self.add_weight(shape=(1, *input_shape[1:]), initializer=keras.initializers.RandomNormal(

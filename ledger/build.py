@@ -151,7 +151,13 @@ def pilot_and_fresh(out_root: Path) -> tuple[dict[str, Claim], dict[str, Claim],
 
 
 def seeds_of(folder: Path) -> set[int]:
-    settings = json.loads((folder / "results.json").read_text()).get("settings", {}) if (folder / "results.json").exists() else {}
+    """The seeds an experiment's runs were trained with: those its results.json records per run (the
+    settings' seed range only where no run is recorded, e.g. the facts report)."""
+    results = json.loads((folder / "results.json").read_text()) if (folder / "results.json").exists() else {}
+    runs = results.get("runs", [])
+    if runs:
+        return {int(run["seed"]) for run in runs}
+    settings = results.get("settings", {})
     offset = settings.get("seed_offset", 0)
     return set(range(offset, offset + settings.get("seeds", 0)))
 

@@ -58,6 +58,8 @@ PARTS: dict[str, Part] = {
     "ex3:forgot_eval_running_stats": Part("forgot eval(): running statistics changed", None, TOLERANCE_WHY),
     "batch_one:gn_trains": Part("GN, batch 1", None, "a floor on accuracy (> 0.7), not an effect between two variants"),
     "batch_one:ln_trains": Part("LN, batch 1", None, "a floor on accuracy (> 0.7), not an effect between two variants"),
+    "batch_one:cnn_gn_trains": Part("CNN, GN, batch 1", None, "a floor on accuracy (> 0.7), not an effect between two variants"),
+    "batch_one:cnn_ln_trains": Part("CNN, LN, batch 1", None, "a floor on accuracy (> 0.7), not an effect between two variants"),
     "batch_one:bn_refused": Part("BN, batch 1: refused", None, TOLERANCE_WHY),
     "ex2:relu_before": _acc("ReLU: before - after"),
     "ex2:gelu_after": _acc("GELU: after - before"),

@@ -52,6 +52,8 @@ REASONS_ES = {
 PARTS_ES = {
     "batch_one:ln_trains": "LN entrena con batch 1",
     "batch_one:gn_trains": "GN entrena con batch 1",
+    "batch_one:cnn_ln_trains": "en la CNN, LN entrena con batch 1",
+    "batch_one:cnn_gn_trains": "en la CNN, GN entrena con batch 1",
     "batch_one:bn_refused": "BN no puede entrenar con batch 1: torch lo rechaza",
     "ex1:epochs_to_acc": "BN llega a exactitud de validación 0.85 en menos épocas",
     "ex1:seconds_to_acc": "BN llega a exactitud de validación 0.85 en menos tiempo de entrenamiento",

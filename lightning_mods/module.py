@@ -62,13 +62,15 @@ class NormClassifier(L.LightningModule):
         self.save_hyperparameters({"net": asdict(net_config), "optimizer": optimizer, "lr": lr})
         self.net_config = net_config
         self.net: nn.Module = build_net(net_config)
+        self.net_regularized = bool(getattr(self.net, "regularized", None))  # SpecNet.regularization_loss applies
         make_optimizer(optimizer, [torch.zeros(1, requires_grad=True)], lr)  # fail on bad input now
         self.acc = nn.ModuleDict({f"{stage}_acc": MulticlassAccuracy(NUM_CLASSES, average="micro") for stage in EVAL_STAGES})
         self.mean_loss = nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in EVAL_STAGES})
         # Training metrics as running sums on the device, logged once per epoch: per-step
         # `self.log` and torchmetrics updates cost more than a whole step of this MLP on a CPU
         # (profiled: issue 6). Same values as logging per step with on_epoch=True.
-        self.register_buffer("train_sums", torch.zeros(2), persistent=False)  # sum of loss * batch, correct
+        self.register_buffer("train_loss_sum", torch.zeros(()), persistent=False)  # sum of loss * batch size
+        self.register_buffer("train_correct", torch.zeros((), dtype=torch.long), persistent=False)
         self.train_seen = 0  # samples this epoch (host-side: no sync)
 
     def __setattr__(self, name: str, value) -> None:
@@ -114,7 +116,7 @@ class NormClassifier(L.LightningModule):
         else:
             optimizer = self.optimizers()
             losses = torch.stack([self.train_minibatch(minibatch, optimizer) for minibatch in batch])
-        self.train_seen += sum(len(y) for _, y in batch)
+        self.train_seen += sum(y.shape[0] for _, y in batch)
         if self.trainer.is_last_batch:
             self.log_train_epoch()
         return losses
@@ -132,12 +134,12 @@ class NormClassifier(L.LightningModule):
         """The training loss of one minibatch, added to the epoch's running sums (device ops only:
         a captured CUDA graph replays them; ``training_step`` counts the samples)."""
         logits, loss, y = self.model_step(minibatch)
-        penalty = getattr(self.net, "regularization_loss", None)  # a converted Keras model's L1/L2 regularizers
-        extra = penalty() if penalty is not None else None
-        loss = loss if extra is None else loss + extra  # trained and logged with it, as Keras's fit does
-        with torch.no_grad():  # two tiny in-place ops, no host-device sync
-            correct = (logits.argmax(dim=1) == y).sum()
-            self.train_sums.add_(torch.stack((loss * len(y), correct.to(loss.dtype))))
+        if self.net_regularized:  # a converted Keras model's L1/L2 regularizers, trained and logged as Keras's fit
+            loss = loss + self.net.regularization_loss()
+        # Two in-place adds, no host-device sync, on detached values (no graph, no no_grad block: fewer
+        # Python calls on the hot path, issue 30); the same float32 sums, in the same order, as before.
+        self.train_loss_sum.add_(loss.detach() * y.shape[0])
+        self.train_correct.add_((logits.argmax(dim=1) == y).sum())
         return loss
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -174,11 +176,13 @@ class NormClassifier(L.LightningModule):
     def log_train_epoch(self) -> None:
         """Log the epoch's ``train/loss`` (sample-weighted mean) and ``train/acc`` (micro), summed
         over every process (as torchmetrics syncs accuracy), then reset the running sums."""
-        sums = torch.cat((self.train_sums, self.train_sums.new_tensor([self.train_seen])))
+        loss_sum = self.train_loss_sum
+        sums = torch.stack((loss_sum, self.train_correct.to(loss_sum.dtype), loss_sum.new_tensor(float(self.train_seen))))
         loss_sum, correct, seen = self.trainer.strategy.reduce(sums, reduce_op="sum")
         self.log("train/loss", loss_sum / seen, on_step=False, on_epoch=True, prog_bar=True, batch_size=1)
         self.log("train/acc", correct / seen, on_step=False, on_epoch=True, batch_size=1)
-        self.train_sums.zero_()
+        self.train_loss_sum.zero_()
+        self.train_correct.zero_()
         self.train_seen = 0
 
     def validation_step(self, batch, batch_idx: int) -> None:

@@ -17,7 +17,6 @@ import torch
 from lightning.fabric.accelerators import CPUAccelerator, CUDAAccelerator
 from lightning.pytorch.accelerators import AcceleratorRegistry
 from lightning.pytorch.callbacks import TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
@@ -31,6 +30,7 @@ from lightning_mods.files import remove_leftovers, write_text_atomically
 from lightning_mods.guards import FiniteLossCheck, warn_doubtful
 from lightning_mods.history import EpochHistory, epochs_to
 from lightning_mods.init import init_weights
+from lightning_mods.metrics_log import csv_logger, keep_metrics_csv
 from lightning_mods.module import NormClassifier
 from lightning_mods.resume import (InterruptCheckpoint, Interrupted, StopNow, check_net_matches, clear_run,
                                    guard_out_dir, last_checkpoint, resume_checkpoint, resume_command,
@@ -161,7 +161,7 @@ def make_trainer(config: TrainConfig, out_dir: Path, history: EpochHistory, **ov
         max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
         num_nodes=config.num_nodes, strategy=config.strategy, sync_batchnorm=config.sync_batchnorm,
         precision=config.precision,
-        logger=CSVLogger(save_dir=str(out_dir), name="lightning_logs", version=""), callbacks=callbacks,
+        logger=csv_logger(out_dir), callbacks=callbacks,
         enable_progress_bar=config.progress, enable_model_summary=config.progress,
         # Metrics are logged per epoch only; 1 keeps Lightning from warning that an epoch holds fewer
         # training batches (each of steps_per_execution steps) than its logging interval.
@@ -225,7 +225,7 @@ def run(config: TrainConfig, resume: bool = False, overwrite: bool = False, **tr
 
 def _fit_and_test(config, model, datamodule, trainer, history, out_dir, ckpt_path) -> RunResult:
     trainer.callbacks.append(SaveConfig(config, out_dir / "config.yaml"))
-    _keep_metrics_csv(trainer)
+    keep_metrics_csv(trainer, ckpt_path)
     try:
         with sigint_as_sigterm() as interrupt, warnings.catch_warnings():
             if ckpt_path is not None:  # a resumed run's checkpoint folder is meant to hold checkpoints
@@ -260,22 +260,6 @@ def _from_worker(err: ProcessRaisedException, out_dir: Path) -> Exception:
 
 
 USAGE_ERRORS = {"UsageError", "NonFiniteLoss"}
-
-
-def _keep_metrics_csv(trainer: L.Trainer) -> None:
-    """Lightning's CSV logger deletes an existing metrics.csv when it starts (and warns that it
-    will): put a resumed run's rows back, so its log continues."""
-    for logger in trainer.loggers:
-        if not isinstance(logger, CSVLogger):
-            continue
-        metrics = Path(logger.log_dir) / "metrics.csv"
-        rows = metrics.read_bytes() if metrics.is_file() else None
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Experiment logs directory")
-            writer = logger.experiment  # creating the writer is what deletes the file
-        if rows and trainer.is_global_zero:
-            metrics.write_bytes(rows)
-            writer.metrics_keys = sorted(rows.decode().splitlines()[0].split(","))  # appended rows keep every column
 
 
 def _interrupted(trainer: L.Trainer, out_dir: Path, signum: int) -> Interrupted:

@@ -3,7 +3,9 @@
   python scripts/convert.py keras-to-torch MODEL.keras --out DIR [--inputs FILE.npy] [--steps N]
       writes DIR/weights.pt, DIR/spec.yaml and DIR/parity.md (exit 1 when a parity check fails)
   python scripts/convert.py torch-to-keras RUN_DIR/checkpoints/best.ckpt --out MODEL.keras
-      writes MODEL.keras and compares its test-set predictions with the checkpoint's
+      writes MODEL.keras (any net of scripts/train.py: mlp, lstm, cnn, lenet, vit, or a --net run), loads it
+      back and compares its outputs with the checkpoint's on the run's test set (exit 1 when they differ
+      beyond float32 rounding)
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     t2k = sub.add_parser("torch-to-keras", help="a run's checkpoint -> a Keras model file")
     t2k.add_argument("checkpoint", help="RUN_DIR/checkpoints/best.ckpt (or last.ckpt) of scripts/train.py")
     t2k.add_argument("--out", required=True, help="the Keras model file to write (.keras)")
-    t2k.add_argument("--no-check", dest="check", action="store_false", help="skip the test-set prediction comparison")
+    t2k.add_argument("--no-check", dest="check", action="store_false", help="skip the comparison of outputs on the test set")
     t2k.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     return p
 
@@ -144,19 +146,24 @@ def torch_to_keras(args) -> int:
     writable_folder(out.parent, "--out's folder")
     import lightning_mods  # noqa: F401  (the torch side first)
     import parity  # noqa: F401  (then keras_ref, before TensorFlow)
-    from parity.convert.predictions import compare_on_test
+    from parity.convert.predictions import check_saved
     from parity.convert.torch_to_keras import checkpoint_to_keras
 
-    model, net, config = checkpoint_to_keras(args.checkpoint)
+    model, net, config = checkpoint_to_keras(args.checkpoint)  # every refusal comes before anything is written
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     print(f"wrote {out}")
     if config.net_dir is None and config.bn_variance != "biased" and config.norm == "bn":
         print("note: the run updated BN's running variance with torch's unbiased rule; the Keras model predicts the "
               "same, but further training in Keras follows Keras's biased rule")
-    if args.check:
-        print(compare_on_test(Path(args.checkpoint), net, model))
-    return 0
+    if config.net_dir is None and config.arch == "vit":
+        print("note: the ViT's PositionEmbedding layer is keras_ref.vit's: `import keras_ref.vit` before "
+              "keras.saving.load_model")
+    if not args.check:
+        return 0
+    result = check_saved(Path(args.checkpoint), net, out)  # the file as written, loaded back
+    print("\n".join(result.lines()))
+    return 0 if result.passed else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,7 @@ PHRASES = (
     ("training mode", "modo entrenamiento"), ("inference mode", "modo inferencia"),
     ("seeds", "semillas"), ("seed", "semilla"), ("epochs", "épocas"), ("epoch", "época"),
     ("activation", "activación"), ("before", "antes"), ("after", "después"), ("model", "modelo"),
+    ("optimizer steps", "pasos del optimizador"), ("net", "red"),
     ("norm", "norma"), ("none", "sin norma"), ("steps", "pasos"), ("gap", "brecha"), ("no", "no"), ("yes", "sí"),
     ("Exercise", "Ejercicio"), ("Homework", "Tarea"), ("with", "con"), ("without", "sin"), ("and", "y"),
     ("trained", "entrenadas"), ("runs", "corridas"), ("run", "corrida"), ("per", "por"), ("mean", "media"),

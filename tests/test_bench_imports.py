@@ -7,7 +7,6 @@ import ast
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -60,17 +59,23 @@ def test_dependencies_point_one_way_and_each_worker_names_only_its_own_side():
             assert not imported_roots(path) & (TORCH_SIDE | KERAS_SIDE), path
 
 
-def test_bench_script_help_is_instant():
-    """--help loads no framework: best of three fresh interpreters under 0.5 s (torch alone takes
-    more than a second to import)."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "scripts/bench.py", "--help"], cwd=ROOT, env=ENV, capture_output=True,
-                              text=True, timeout=60)
-        best = min(best, time.perf_counter() - start)
-        assert proc.returncode == 0 and "--slices" in proc.stdout, proc.stderr[-2000:]
-    assert best < 0.5, f"scripts/bench.py --help took {best:.2f} s"
+HELP_IMPORTS = """
+import runpy, sys
+sys.argv = ["scripts/bench.py", "--help"]
+try:
+    runpy.run_path("scripts/bench.py", run_name="__main__")
+except SystemExit:
+    pass
+print("loaded:", sorted(m for m in ("torch", "lightning", "tensorflow", "keras", "numpy") if m in sys.modules))
+"""
+
+
+def test_bench_script_help_loads_no_framework():
+    """--help is instant because it loads no framework (torch alone takes more than a second to
+    import): checked by what the interpreter loaded, not by a clock (machines here differ 2x)."""
+    proc = subprocess.run([sys.executable, "-c", HELP_IMPORTS], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--slices" in proc.stdout, proc.stderr[-2000:]
+    assert "loaded: []" in proc.stdout, proc.stdout[-500:]
 
 
 RUN_ONE = """

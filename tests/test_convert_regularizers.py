@@ -63,15 +63,21 @@ def test_regularized_training_passes_both_columns_and_fails_without_the_penalty(
     assert "kernel_regularizer l1=0.01, l2=0.02 added to the training loss" in markdown(report, "reg.keras", spec)
 
 
-def test_the_lightning_module_trains_on_the_penalty():
+def test_the_lightning_module_trains_on_the_penalty(convert_script, capsys, tmp_path):
+    """train.py --net's module: the training loss of a converted regularized net is cross-entropy + the penalty."""
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((28, 28)), L.Flatten(), L.Dense(10, kernel_regularizer=R.L2(0.1))])
-    lit = NormClassifier()
-    lit.net = SpecNet(spec_from_model(model), logits=True)
+    model.save(tmp_path / "reg.keras")
+    assert convert_script.main(["keras-to-torch", str(tmp_path / "reg.keras"), "--out", str(tmp_path / "net"),
+                                "--steps", "1", "--no-keras-torch"]) == 0
+    capsys.readouterr()
+    lit = NormClassifier({"net_dir": str(tmp_path / "net")})
+    assert lit.net_regularized and not NormClassifier().net_regularized
     x, y = torch.rand(4, 28, 28), torch.tensor([0, 1, 2, 3])
     loss = lit.minibatch_loss((x, y))
-    expected = torch.nn.functional.cross_entropy(lit.net(x), y) + 0.1 * lit.net.layers[1].weight.square().sum()
-    assert loss.item() == pytest.approx(expected.item(), rel=1e-6) and loss.item() > expected.item() - 1e-3
+    penalty = 0.1 * lit.net.layers[1].weight.square().sum()
+    assert penalty.item() > 0.5  # glorot-uniform 784 x 10: far above the rel=1e-6 below
+    assert loss.item() == pytest.approx((torch.nn.functional.cross_entropy(lit.net(x), y) + penalty).item(), rel=1e-6)
 
 
 @pytest.mark.parametrize("option, expected", [

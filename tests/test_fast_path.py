@@ -55,7 +55,7 @@ def test_epoch_metrics_are_sample_weighted_means_of_the_steps(tmp_path, batch_si
         assert seen == 2_000
         assert row["train/loss"] == pytest.approx(sum(loss * n for loss, _, n in batches) / seen, rel=1e-5)
         assert row["train/acc"] == pytest.approx(sum(c for _, c, _ in batches) / seen, abs=1e-6)
-    assert model.train_seen == 0 and not model.train_sums.any()  # reset for the next epoch
+    assert model.train_seen == 0 and not model.train_loss_sum and not model.train_correct  # reset for the next epoch
 
 
 @pytest.mark.parametrize("norm", ["bn", "ln"])

@@ -7,7 +7,8 @@ dropout, integer inputs). ``parity.convert.torch_to_keras`` builds every other l
     return with_options(layer, entry)           # on the layer keras_layer() made
 
 (and ``keras.Input(shape, dtype=input_dtype(spec))`` for the input; an ``mha`` entry's layer is called
-as ``layer(*inputs)``: query, value[, key], not one list as a merge takes).
+as ``layer(*inputs)``: query, value[, key], not one list as a merge takes; and ``MAPPED`` merged into
+``torch_to_keras.MAPPED`` with ``merged_mapped``, so that ``refuse_unmapped`` lets these through).
 """
 
 from __future__ import annotations
@@ -15,6 +16,22 @@ from __future__ import annotations
 import keras
 
 from lightning_mods.spec_extra import REGULARIZED
+
+
+REGULARIZER_KEYS = set(REGULARIZED)
+RECURRENT_KEYS = {"in_features", "units", "return_sequences", "trainable", "dropout", "recurrent_dropout"}
+# The spec keys mapped here, per kind: the new kinds whole, and the options added to the older ones.
+MAPPED = {
+    "relu": {"max_value", "negative_slope", "threshold"}, "elu": {"alpha"},
+    "embedding": {"input_dim", "output_dim", "trainable"} | REGULARIZER_KEYS,
+    "gru": RECURRENT_KEYS | REGULARIZER_KEYS, "mha": {"dim", "heads", "dropout", "trainable"} | REGULARIZER_KEYS,
+    "input": {"dtype"}, "dense": REGULARIZER_KEYS, "conv": REGULARIZER_KEYS, "lstm": RECURRENT_KEYS | REGULARIZER_KEYS,
+}
+
+
+def merged_mapped(mapped: dict[str, set]) -> dict[str, set]:
+    """``torch_to_keras.MAPPED`` with this module's kinds and options added."""
+    return {kind: set(mapped.get(kind, set())) | MAPPED.get(kind, set()) for kind in set(mapped) | set(MAPPED)}
 
 
 def input_dtype(spec: list[dict]) -> str:

@@ -1,4 +1,12 @@
-"""Torch -> Keras: a ``SpecNet`` or a training run's checkpoint becomes a Keras model with its weights."""
+"""Torch -> Keras: a ``SpecNet`` or a training run's checkpoint becomes a Keras model with its weights.
+
+Every net ``scripts/train.py`` trains: the MLP and LSTM (``keras_ref.models`` + ``parity.transfer``),
+the CNN, BN-LeNet and ViT (``keras_ref.conv_models`` / ``keras_ref.vit`` + ``parity.transfer_vision``:
+the Dense after Flatten and a (C, H, W) LayerNorm permuted to Keras's (H, W, C), MHA through
+``parity.attention``), and a converted ``--net`` (its spec read back into Keras layers, the DAG as a
+Functional model; ``parity.convert.arrays``). A spec entry this module cannot map (a layer kind or an
+option added to the forward path only) is refused in one line before anything is written.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,10 @@ from torch import nn
 from lightning_mods.errors import UsageError
 from lightning_mods.nets import NetConfig, build_net
 from lightning_mods.spec_net import SPEC_FILE, SpecNet, read_spec
+from parity import transfer_vision
 from parity.compare import build_keras
+from parity.compare_vision import VISION_ARCHS
+from parity.compare_vision import build_keras as build_vision_keras
 from parity.conventions import NetSpec
 from parity.convert.keras_to_torch import pairs
 from parity.convert.arrays import set_keras, torch_arrays
@@ -72,7 +83,53 @@ def keras_layer_of_table(entry: dict, common: dict, named: dict) -> keras.layers
         return L.Concatenate(axis=entry["axis"], **named) if cls == "Concatenate" else getattr(L, cls)(**named)
     if kind == "rescale":
         return L.Rescaling(entry["scale"], entry["offset"], **named)
-    return L.Normalization(mean=np.asarray(entry["mean"]).reshape(-1), variance=np.asarray(entry["variance"]).reshape(-1), **named)
+    return normalization(entry, named)
+
+
+def normalization(entry: dict, named: dict) -> keras.layers.Normalization:
+    """An adapted ``Normalization`` from the spec's mean and variance, which keep Keras's broadcast
+    shape (the batch axis first, 1 on every axis not kept): ``axis`` = the kept axes (None: one
+    mean for the whole input), the values given in the kept axes' shape."""
+    mean, variance = (np.asarray(entry[key], np.float64) for key in ("mean", "variance"))
+    keep = tuple(i for i, size in enumerate(mean.shape) if i and size != 1)
+    kept = [mean.shape[i] for i in keep]
+    return keras.layers.Normalization(axis=keep or None, mean=mean.reshape(kept), variance=variance.reshape(kept),
+                                      **named)
+
+
+# The spec keys this module maps, per layer kind (besides ``layer``, ``name``, ``inputs``). Anything
+# else (a kind or an option the forward path learned later) is refused, not dropped: a silently
+# dropped option would give a Keras model that computes something else.
+NORM_KEYS = {"features", "eps", "center", "scale", "trainable"}
+MAPPED = {
+    "input": {"shape"}, "flatten": set(), "reshape": {"shape"}, "dropout": {"rate"}, "activation": {"activation"},
+    "dense": {"units", "in_features", "use_bias", "activation", "trainable"}, "bn": NORM_KEYS | {"momentum"},
+    "ln": NORM_KEYS, "gn": NORM_KEYS | {"groups"}, "lstm": {"in_features", "units", "return_sequences", "trainable"},
+    "conv": {"rank", "in_channels", "filters", "kernel", "strides", "dilation", "padding", "use_bias", "activation",
+             "groups", "depthwise", "trainable"},
+    "pool": {"op", "rank", "size", "strides", "padding"}, "global_pool": {"op", "rank"}, "merge": {"op", "axis"},
+    "rescale": {"scale", "offset"}, "normalize": {"mean", "variance"},
+}
+ALWAYS = {"layer", "name", "inputs"}
+
+
+def unmapped(spec: list[dict]) -> list[str]:
+    """What in ``spec`` has no Keras mapping here, one phrase per entry."""
+    problems = []
+    for i, entry in enumerate(spec):
+        kind, label = entry.get("layer"), repr(entry.get("name", f"entry {i}"))
+        if kind not in MAPPED:
+            problems.append(f"{label} ({kind})")
+        elif set(entry) - ALWAYS - MAPPED[kind]:
+            problems.append(f"{label} ({kind}: option {', '.join(sorted(set(entry) - ALWAYS - MAPPED[kind]))})")
+    return problems
+
+
+def refuse_unmapped(spec: list[dict], where: str = "the converted net") -> None:
+    problems = unmapped(spec)
+    if problems:
+        raise UsageError(f"{where} has layers torch-to-keras cannot map back yet: {'; '.join(problems)}; use the "
+                         "trained torch module as it is (parity.convert.load), or leave those layers out of the model")
 
 
 def keras_model(spec: list[dict]) -> keras.Model:
@@ -95,8 +152,18 @@ def copy_to_keras(net: SpecNet, model: keras.Model) -> keras.Model:
     return model
 
 
-def spec_net_to_keras(net: SpecNet) -> keras.Model:
+def spec_net_to_keras(net: SpecNet, where: str = "the converted net") -> keras.Model:
+    refuse_unmapped(net.spec, where)
     return copy_to_keras(net, keras_model(net.spec))
+
+
+def vision_kwargs(config: NetConfig) -> dict:
+    """The Keras builder's words for a CNN, BN-LeNet or ViT run (``parity.compare_vision.vision_pair`` backwards)."""
+    common = dict(norm=config.norm, activation=config.activation, bn_momentum=keras_momentum(config.bn_momentum),
+                  epsilon=config.eps)
+    if config.arch == "vit":
+        return common
+    return dict(common, placement=config.placement, groups=config.groups, ln_axes=config.ln_axes)
 
 
 def net_spec(config: NetConfig) -> NetSpec:
@@ -118,7 +185,14 @@ def read_checkpoint(path: str | Path) -> tuple[NetConfig, nn.Module]:
     except Exception as err:  # not a torch file, or not a checkpoint of scripts/train.py
         raise UsageError(f"{path} is not a checkpoint of scripts/train.py ({str(err).splitlines()[0][:120] or type(err).__name__}); "
                          "give RUN_DIR/checkpoints/best.ckpt") from None
-    config = NetConfig(**net_values)
+    try:
+        config = NetConfig(**net_values)
+    except TypeError as err:  # a checkpoint of another version of the project
+        raise UsageError(f"{path} holds a net config this version does not know ({err}); convert it with the "
+                         "version of the project that trained it") from None
+    if config.net_dir is None and config.arch not in ("mlp", "lstm", *VISION_ARCHS):
+        raise UsageError(f"{path} trained a net of arch {config.arch!r}, which torch-to-keras cannot map; it maps "
+                         f"mlp, lstm, {', '.join(VISION_ARCHS)} and converted nets (--net)")
     if config.net_dir is not None and not (Path(config.net_dir) / SPEC_FILE).is_file():
         raise UsageError(f"the run trained the converted net in {config.net_dir}, whose {SPEC_FILE} is gone; "
                          "put it back there (the checkpoint holds the weights, the spec holds the layers)")
@@ -133,7 +207,11 @@ def checkpoint_to_keras(path: str | Path) -> tuple[keras.Model, nn.Module, NetCo
     """A Keras model holding the run's trained weights; also the torch net and its config."""
     config, net = read_checkpoint(path)
     if isinstance(net, SpecNet):
-        return spec_net_to_keras(net), net, config
+        return spec_net_to_keras(net, f"the converted net of {config.net_dir}"), net, config
+    if config.arch in VISION_ARCHS:
+        model = build_vision_keras(config.arch, vision_kwargs(config))
+        transfer_vision.torch_to_keras(net, model)
+        return model, net, config
     spec = net_spec(config)
     model = build_keras(config, spec.keras_kwargs())
     torch_to_keras(net, model)
