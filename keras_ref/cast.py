@@ -11,6 +11,7 @@ import numpy as np
 def _set_dtype(layer_configs: list[dict], dtype: str) -> None:
     for layer in layer_configs:
         layer["config"]["dtype"] = dtype  # a DTypePolicy name; the InputLayer's own dtype too
+        _set_dtype(layer["config"].get("layers", []), dtype)  # a nested Sequential/Functional model's layers
 
 
 def cast_model(model: keras.Model, dtype: str = "float64") -> keras.Model:

@@ -4,7 +4,8 @@ A custom step rather than ``model.fit`` so that the batches and their order are 
 ones given: ``fit`` would shuffle and may drop or pad. The step is the textbook one:
 ``tf.GradientTape`` around ``model(x, training=True)`` (batch statistics; BN moving
 statistics updated), mean sparse cross-entropy from logits, ``keras.optimizers.SGD``
-(no momentum: ``w -= lr * grad``).
+(no momentum: ``w -= lr * grad``); the model's ``losses`` (weight regularizers) added to the
+loss, as ``fit`` adds them.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def sgd_steps(model: keras.Model, batches: Iterable[tuple[np.ndarray, np.ndarray
     for x, y in batches:
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True))
+            if model.losses:  # weight regularizers: model.fit adds them too
+                loss = loss + keras.ops.sum(keras.ops.stack(model.losses))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         losses.append(float(loss))

@@ -15,13 +15,19 @@ SUPPORTED = ("InputLayer", "Flatten", "Reshape", "Dense", "Activation", "ReLU", 
              "LayerNormalization", "GroupNormalization", "LSTM", "Conv1D", "Conv2D", "DepthwiseConv1D",
              "DepthwiseConv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
              "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-             "Add", "Subtract", "Multiply", "Average", "Concatenate", "Rescaling", "Normalization")
-ACTIVATIONS = ("relu", "gelu", "silu", "swish", "tanh", "sigmoid", "softmax", "linear")
-SUPPORTED_LINE = (f"supported: {', '.join(SUPPORTED)} (activations {', '.join(ACTIVATIONS)}; norms on the last axis; "
-                  "channels-last tensors) in a Sequential or Functional model with one input and one output")
+             "Add", "Subtract", "Multiply", "Average", "Concatenate", "Rescaling", "Normalization", "LeakyReLU", "ELU",
+             "Embedding", "GRU", "MultiHeadAttention", "Sequential", "Functional")
+ACTIVATIONS = ("relu", "gelu", "silu", "swish", "tanh", "sigmoid", "softmax", "linear", "elu", "selu", "leaky_relu",
+               "relu6", "hard_sigmoid", "softplus")
+SUPPORTED_LINE = (f"supported: {', '.join(SUPPORTED)} (activations {', '.join(ACTIVATIONS)}; L1/L2/L1L2 weight "
+                  "regularizers; norms on the last axis; channels-last tensors) in a Sequential or Functional model "
+                  "with one input and one output")
+NESTED = ("Sequential", "Functional")  # models inside a model: their layers are converted in its graph
 # What to do instead, for layers that cannot be converted.
 ADVICE = {"Lambda": ": rebuild it from Keras's built-in layers (a Functional model), or move it into your data pipeline",
           "TFSMLayer": ": a SavedModel runs for inference only; build the model in Keras and save it as .keras"}
+
+
 def file_config(path: Path) -> dict:
     """The model's JSON config from a ``.keras`` zip or a legacy ``.h5`` file, read as data and
     checked to have the shape Keras writes (a dict whose ``config.layers`` is a list of dicts)."""
@@ -78,16 +84,26 @@ def prescan(config: dict) -> list[str]:
     if kind not in ("Sequential", "Functional", "Model"):
         return [f"the model is a {kind!r} (a subclassed model), not a Sequential or Functional model: rebuild it as "
                 "a Functional model of Keras's built-in layers"]
+    problems, custom = _scan(config["config"].get("layers", []))
+    return problems if custom else []
+
+
+def _scan(layers: list) -> tuple[list[str], bool]:
+    """The refusals among ``layers`` (and inside nested Sequential/Functional models), and whether
+    any of them is code Keras should not load (a custom layer, a Lambda)."""
     problems, custom = [], False
-    for layer in config["config"].get("layers", []):
+    for layer in layers:
         inner = layer.get("config") if isinstance(layer.get("config"), dict) else {}
         name, cls = inner.get("name", layer.get("name", "?")), layer.get("class_name")
         builtin = str(layer.get("module", "keras.layers")).startswith("keras") and layer.get("registered_name") in (None, cls)
-        custom |= not builtin or cls in ("Lambda", "Sequential", "Functional", "Model")
-        if cls not in SUPPORTED or not builtin:
+        custom |= not builtin or cls in ("Lambda", "Model")
+        if builtin and cls in NESTED and isinstance(inner.get("layers"), list):
+            more, more_custom = _scan([item for item in inner["layers"] if isinstance(item, dict)])
+            problems, custom = problems + more, custom or more_custom
+        elif cls not in SUPPORTED or not builtin:
             advice = ADVICE.get(cls, "") if builtin else ": rebuild it from Keras's built-in layers"
             problems.append(f"layer {name!r} ({layer.get('registered_name') or cls}) is not supported{advice}")
-    return problems if custom else []
+    return problems, custom
 
 
 

@@ -62,6 +62,7 @@ class NormClassifier(L.LightningModule):
         self.save_hyperparameters({"net": asdict(net_config), "optimizer": optimizer, "lr": lr})
         self.net_config = net_config
         self.net: nn.Module = build_net(net_config)
+        self.net_regularized = bool(getattr(self.net, "regularized", None))  # SpecNet.regularization_loss applies
         make_optimizer(optimizer, [torch.zeros(1, requires_grad=True)], lr)  # fail on bad input now
         self.acc = nn.ModuleDict({f"{stage}_acc": MulticlassAccuracy(NUM_CLASSES, average="micro") for stage in EVAL_STAGES})
         self.mean_loss = nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in EVAL_STAGES})
@@ -133,6 +134,8 @@ class NormClassifier(L.LightningModule):
         """The training loss of one minibatch, added to the epoch's running sums (device ops only:
         a captured CUDA graph replays them; ``training_step`` counts the samples)."""
         logits, loss, y = self.model_step(minibatch)
+        if self.net_regularized:  # a converted Keras model's L1/L2 regularizers, trained and logged as Keras's fit
+            loss = loss + self.net.regularization_loss()
         # Two in-place adds, no host-device sync, on detached values (no graph, no no_grad block: fewer
         # Python calls on the hot path, issue 30); the same float32 sums, in the same order, as before.
         self.train_loss_sum.add_(loss.detach() * y.shape[0])

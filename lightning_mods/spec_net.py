@@ -6,7 +6,7 @@ first entry is the input, e.g. ``{layer: input, shape: [28, 28]}``; then any of:
 
     flatten | reshape(shape) | dense(units, in_features, use_bias, activation) | activation(activation)
     | dropout(rate) | bn(features, momentum, eps) | ln(features, eps) | gn(features, groups, eps)
-    | lstm(in_features, units, return_sequences)
+    | lstm(in_features, units, return_sequences) | relu | elu | embedding | gru (``lightning_mods.spec_extra``)
 
 norms also take ``center``, ``scale``; every weight-carrying layer ``trainable`` and its Keras
 ``name``. Norms come from the project's factory with Keras's rules: BN's moving variance is
@@ -23,8 +23,9 @@ import yaml
 from torch import nn
 
 from lightning_mods.errors import UsageError
-from lightning_mods import spec_layers
+from lightning_mods import spec_extra, spec_layers
 from lightning_mods.norms import SequenceNorm, make_activation, make_norm
+from lightning_mods.recurrent_loop import draw, lstm_loop
 
 SPEC_FILE = "spec.yaml"
 WEIGHTS_FILE = "weights.pt"
@@ -33,14 +34,18 @@ ACTIVATIONS = {
     "relu": lambda: make_activation("relu"), "gelu": lambda: make_activation("gelu"),
     "silu": lambda: make_activation("silu"), "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
     "softmax": lambda: nn.Softmax(dim=-1), "linear": nn.Identity,
+    # Keras 3's definitions: leaky_relu's slope 0.2 (a float32 in TensorFlow's op), hard_sigmoid =
+    # relu6(x + 3) / 6 (written out: see spec_extra.HardSigmoid)
+    "elu": nn.ELU, "selu": nn.SELU, "leaky_relu": lambda: nn.LeakyReLU(spec_extra.tf_float32(0.2)), "relu6": nn.ReLU6,
+    "hard_sigmoid": spec_extra.HardSigmoid, "softplus": nn.Softplus,
 }
 REQUIRED = {
     "input": ("shape",), "flatten": (), "reshape": ("shape",), "dropout": ("rate",), "activation": ("activation",),
     "dense": ("units", "in_features", "use_bias", "activation"), "bn": ("features", "momentum", "eps"),
     "ln": ("features", "eps"), "gn": ("features", "groups", "eps"), "lstm": ("in_features", "units", "return_sequences"),
-    **spec_layers.REQUIRED,
+    **spec_layers.REQUIRED, **spec_extra.REQUIRED,
 }
-WEIGHTED = ("dense", "bn", "ln", "gn", "lstm", "conv")
+WEIGHTED = ("dense", "bn", "ln", "gn", "lstm", "conv", "embedding", "gru", "mha")
 
 
 class Reshape(nn.Module):
@@ -60,18 +65,25 @@ class Reshape(nn.Module):
 class KerasLSTM(nn.Module):
     """A one-layer ``nn.LSTM`` (batch first) with Keras's single bias: all of it in ``bias_ih``,
     ``bias_hh`` fixed at 0 and not trained (two trained biases would move the effective bias
-    twice as fast as Keras's). Returns every step's output or the last one, as ``return_sequences``."""
+    twice as fast as Keras's). Returns every step's output or the last one, as ``return_sequences``.
+    With Keras's ``recurrent_dropout`` (the rates held as ``nn.Dropout``'s ``p``), training runs
+    Keras's step loop with its masks (``lightning_mods.recurrent_loop``)."""
 
-    def __init__(self, in_features: int, units: int, return_sequences: bool) -> None:
+    def __init__(self, in_features: int, units: int, return_sequences: bool, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0) -> None:
         super().__init__()
         self.lstm = nn.LSTM(in_features, units, batch_first=True)
         self.return_sequences = return_sequences
+        self.drop_inputs, self.drop_state = nn.Dropout(dropout), nn.Dropout(recurrent_dropout)
         with torch.no_grad():
             self.lstm.bias_hh_l0.zero_()
         self.lstm.bias_hh_l0.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(x)  # (B, T, units)
+        if self.training and self.drop_state.p > 0:
+            out = lstm_loop(self.lstm, x, *draw(x, self.lstm.hidden_size, 4, self.drop_inputs.p, self.drop_state.p))
+        else:
+            out, _ = self.lstm(x)  # (B, T, units)
         return out if self.return_sequences else out[:, -1]
 
 
@@ -123,12 +135,26 @@ def _modules(entry: dict) -> list[nn.Module]:
         linear = nn.Linear(entry["in_features"], entry["units"], bias=entry["use_bias"])
         return [linear] + ([] if entry["activation"] == "linear" else [ACTIVATIONS[entry["activation"]]()])
     if kind == "lstm":
-        return [KerasLSTM(entry["in_features"], entry["units"], entry["return_sequences"])]
+        return spec_extra.recurrent_dropout(entry) + [KerasLSTM(entry["in_features"], entry["units"],
+                                                                entry["return_sequences"], *spec_extra.loop_rates(entry))]
+    if kind in spec_extra.REQUIRED:
+        return spec_extra.build(entry)
     if kind in spec_layers.REQUIRED:
         module = spec_layers.build(entry)
         activation = entry.get("activation", "linear")
         return [module] + ([] if activation == "linear" else [ACTIVATIONS[activation]()])
     return [_norm(entry)]
+
+
+def _inner(built: list[nn.Module]) -> nn.Module:
+    """The module holding a weighted entry's Keras weights: the Linear, norm, conv, nn.LSTM/GRU or nn.Embedding."""
+    first = next(m for m in built if not isinstance(m, spec_extra.SequenceDropout))
+    if isinstance(first, SequenceNorm):
+        return first.norm
+    for key in ("lstm", "gru", "conv", "embedding", "attention"):
+        if hasattr(first, key):
+            return getattr(first, key)
+    return first
 
 
 def _freeze(module: nn.Module) -> None:
@@ -154,14 +180,15 @@ class SpecNet(nn.Module):
         modules: list[nn.Module] = []
         self.slices: list[tuple] = []  # (entry name, its inputs or None, first module, end module)
         self.weighted: dict[str, nn.Module] = {}  # Keras layer name -> its torch module (not registered twice)
+        self.regularized: list[tuple[nn.Module, dict]] = []  # (module, its entry) of Keras's regularizers
         for i, entry in enumerate(spec[1:], start=1):
             built = _modules(entry)
             if entry["layer"] in WEIGHTED:
+                inner = _inner(built)
                 if not entry.get("trainable", True):
-                    _freeze(built[0])
-                inner = built[0].norm if isinstance(built[0], SequenceNorm) else \
-                    getattr(built[0], "lstm", getattr(built[0], "conv", built[0]))
+                    _freeze(inner)
                 self.weighted[entry.get("name", f"layer_{i}")] = inner  # the Linear, norm or nn.LSTM itself
+                self.regularized += [(inner, entry)] if any(k in entry for k in spec_extra.REGULARIZED) else []
             self.slices.append((entry.get("name", f"layer_{i}"), entry.get("inputs"), len(modules), len(modules) + len(built)))
             modules += built
         if logits and modules and isinstance(modules[-1], nn.Softmax):
@@ -170,6 +197,12 @@ class SpecNet(nn.Module):
             self.slices[-1] = (name, inputs, start, len(modules))
         self.layers = nn.Sequential(*modules)  # every module once, in spec order (the state dict's keys)
         self.graph = any(entry.get("inputs") for entry in spec)
+
+    def regularization_loss(self) -> torch.Tensor | None:
+        """What Keras's ``kernel_regularizer``/``bias_regularizer``/... add to the training loss
+        (``sum(model.losses)``): ``l1 * sum(|w|) + l2 * sum(w ** 2)`` per weight; None without any."""
+        terms = [t for t in (spec_extra.penalty(module, entry) for module, entry in self.regularized) if t is not None]
+        return torch.stack(terms).sum() if terms else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, *input_shape); a (B, 1, 28, 28) image batch fits a (28, 28) or (28, 28, 1) input as well

@@ -139,14 +139,18 @@ def torch_logits(net: nn.Module, x: np.ndarray, training: bool) -> np.ndarray:
 def torch_sgd_steps(net: nn.Module, batches, learning_rate: float, loss=F.cross_entropy) -> list[float]:
     """Plain SGD (no momentum) on ``loss(output, target)`` (mean cross-entropy from logits by
     default), one step per batch, in order. The rate is rounded to float32 first, as Keras
-    keeps it in a float32 variable."""
+    keeps it in a float32 variable. A net with Keras regularizers (a converted ``SpecNet``) adds
+    its ``regularization_loss()``, as Keras adds ``sum(model.losses)``."""
     learning_rate = TABLE["learning_rate"].to_torch(learning_rate)
+    penalty = getattr(net, "regularization_loss", lambda: None)
     optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=learning_rate)
     net.train()
     losses = []
     for x, y in batches:
         optimizer.zero_grad()
         value = loss(net(torch.from_numpy(x)), torch.from_numpy(y))
+        extra = penalty()
+        value = value if extra is None else value + extra
         value.backward()
         optimizer.step()
         losses.append(value.item())

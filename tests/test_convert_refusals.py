@@ -40,13 +40,13 @@ def test_unsupported_layers_and_options_are_named_in_one_line(convert, capsys, t
     model = keras.Sequential([
         keras.Input((28, 28)), L.Reshape((28, 28, 1)), L.Conv2D(2, 1, name="conv", data_format="channels_first"),
         L.Flatten(),
-        L.Dense(8, kernel_regularizer="l2", name="reg"), L.BatchNormalization(renorm=True, name="renorm"),
-        L.Activation("elu", name="elu"), L.ReLU(max_value=6.0, name="relu6"), L.Dense(10, name="out"),
+        L.Dense(8, kernel_constraint="max_norm", name="reg"), L.BatchNormalization(renorm=True, name="renorm"),
+        L.Activation("softsign", name="soft"), L.PReLU(name="prelu"), L.Dense(10, name="out"),
     ])
     out = tmp_path / "out"
     err = refused(convert, capsys, ["keras-to-torch", save(model, tmp_path), "--out", str(out)])
     assert "'conv' (Conv2D) options data_format='channels_first'" in err and "supported: InputLayer" in err
-    for piece in ("'reg'", "kernel_regularizer=", "'renorm'", "renorm=True", "activation 'elu'", "'relu6'", "max_value=6.0"):
+    for piece in ("'reg'", "kernel_constraint=", "'renorm'", "renorm=True", "activation 'softsign'", "'prelu' (PReLU)"):
         assert piece in err, piece
     assert not out.exists()
 
@@ -56,9 +56,9 @@ def test_options_are_refused_after_loading(convert, capsys, tmp_path):
     x = L.BatchNormalization(axis=1, name="axis1")(inputs)
     x = L.LayerNormalization(rms_scaling=True, name="rms")(x)
     x = L.LSTM(3, go_backwards=True, name="back")(x)
-    x = L.Dense(10, activation="elu", name="elu")(x)
+    x = L.Dense(10, activation="softsign", name="elu")(x)
     err = refused(convert, capsys, ["keras-to-torch", save(keras.Model(inputs, x), tmp_path), "--out", str(tmp_path / "o")])
-    for piece in ("'axis1'", "axis=1", "'rms'", "rms_scaling=True", "'back'", "go_backwards=True", "'elu'", "activation 'elu'"):
+    for piece in ("'axis1'", "axis=1", "'rms'", "rms_scaling=True", "'back'", "go_backwards=True", "'elu'", "activation 'softsign'"):
         assert piece in err, piece
     assert not (tmp_path / "o").exists()
 
@@ -133,3 +133,24 @@ def test_train_refuses_a_net_that_is_not_for_fashion_mnist(convert, capsys, tmp_
     assert err.startswith("error: --net") and "(5,)" in err and len(err.splitlines()) == 1
     assert train_script.main(["--net", str(tmp_path / "nothing"), "--data", "synthetic", "--out", str(tmp_path / "r")]) == 2
     assert "holds no spec.yaml" in capsys.readouterr().err
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class Subclassed(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = L.Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def test_a_subclassed_model_and_mixed_precision_are_refused_with_advice(convert, capsys, tmp_path):
+    model = Subclassed()
+    model(np.zeros((1, 4), "float32"))
+    err = refused(convert, capsys, ["keras-to-torch", save(model, tmp_path), "--out", str(tmp_path / "o")])
+    assert "subclassed model" in err and "rebuild it as a Functional model" in err
+    mixed = keras.Sequential([keras.Input((4,)), L.Dense(3, dtype="mixed_float16", name="half"), L.Dense(2)])
+    err = refused(convert, capsys, ["keras-to-torch", save(mixed, tmp_path, "mixed.keras"), "--out", str(tmp_path / "o")])
+    assert "'half'" in err and "mixed_float16" in err and "set_dtype_policy('float32')" in err
+    assert not (tmp_path / "o").exists()

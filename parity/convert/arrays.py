@@ -1,5 +1,6 @@
 """A converted layer's arrays in Keras's names and layout, both ways: the convolutions here
-(``parity.convert.layer_table``'s layouts), every other layer through ``parity.transfer``."""
+(``parity.convert.layer_table``'s layouts), Embedding and GRU in ``parity.convert.arrays_extra``, every other
+layer through ``parity.transfer``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 
 from parity import transfer
+from parity.convert import arrays_extra, attention_map
 from parity.convert.layer_table import conv_to_keras, conv_to_torch
 
 CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
@@ -16,6 +18,10 @@ DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
 
 
 def keras_arrays(layer) -> dict[str, np.ndarray]:
+    if isinstance(layer, arrays_extra.KERAS):
+        return arrays_extra.keras_arrays(layer)
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        return attention_map.keras_arrays(layer)
     if isinstance(layer, CONVS):
         return {w.name: keras.ops.convert_to_numpy(w).copy() for w in (layer.kernel, layer.bias) if w is not None}
     return transfer.keras_arrays(layer)
@@ -23,6 +29,10 @@ def keras_arrays(layer) -> dict[str, np.ndarray]:
 
 def torch_arrays(module: nn.Module, layer) -> dict[str, np.ndarray]:
     """``module``'s arrays in the layout of its Keras twin ``layer``."""
+    if isinstance(module, arrays_extra.TORCH):
+        return arrays_extra.torch_arrays(module)
+    if isinstance(module, nn.MultiheadAttention):
+        return attention_map.torch_arrays(module)
     if isinstance(module, (nn.Conv1d, nn.Conv2d)):
         weight = module.weight.detach().cpu().numpy()
         out = {"kernel": conv_to_keras(weight, isinstance(layer, DEPTHWISE), module.in_channels)}
@@ -34,6 +44,10 @@ def torch_arrays(module: nn.Module, layer) -> dict[str, np.ndarray]:
 
 @torch.no_grad()
 def set_torch(module: nn.Module, layer, arrays: dict[str, np.ndarray]) -> None:
+    if isinstance(module, arrays_extra.TORCH):
+        return arrays_extra.set_torch(module, arrays)
+    if isinstance(module, nn.MultiheadAttention):
+        return attention_map.set_torch(module, arrays)
     if isinstance(module, (nn.Conv1d, nn.Conv2d)):
         kernel = conv_to_torch(arrays["kernel"], isinstance(layer, DEPTHWISE))
         module.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel)))
@@ -44,6 +58,10 @@ def set_torch(module: nn.Module, layer, arrays: dict[str, np.ndarray]) -> None:
 
 
 def set_keras(layer, arrays: dict[str, np.ndarray]) -> None:
+    if isinstance(layer, arrays_extra.KERAS):
+        return arrays_extra.set_keras(layer, arrays)
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        return attention_map.set_keras(layer, arrays)
     if isinstance(layer, CONVS):
         layer.kernel.assign(arrays["kernel"])
         if layer.bias is not None:

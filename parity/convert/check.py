@@ -9,7 +9,8 @@ Keras-on-TensorFlow array as the reference, the worst array reported):
 
 The SGD loss is the mean squared error against fixed random targets of the output's shape: a
 loss every model has (the inputs given by the user carry no labels), whose gradient reaches
-every trained weight. Dropout draws differ between frameworks, so every Dropout's rate is 0
+every trained weight. Dropout draws differ between frameworks, so every Dropout's rate (and an
+RNN's dropout and recurrent_dropout, attention dropout) is 0
 in this check (inference, where Dropout does nothing, is checked as it is).
 
 Scales in the float64 columns (``parity.compare.diff`` adds a floor to an array's scale):
@@ -65,6 +66,7 @@ from parity.compare import (
     torch_sgd_steps,
 )
 from parity.convert.keras_state import keras_state, no_dropout
+from parity.convert.layer_extra import integer_inputs
 from parity.convert.keras_to_torch import copy_to_torch, pairs
 from parity.convert.torch_backend import run_keras_on_torch
 from parity.convert.arrays import torch_arrays
@@ -144,11 +146,15 @@ class Report:
 
 def make_inputs(model: keras.Model, settings: Settings, given: np.ndarray | None = None) -> Inputs:
     """The forward batch and the SGD batches: rows of ``given`` (drawn with a seeded generator)
-    or standard-normal inputs of the model's input shape; targets standard normal."""
+    or standard-normal inputs of the model's input shape (integers below the smallest Embedding's
+    ``input_dim`` for integer inputs, held as floats); targets standard normal."""
     rng = np.random.default_rng(settings.seed)
     shape = tuple(model.inputs[0].shape[1:])
     n = settings.batch_size * (settings.steps + 1)
-    if given is None:
+    vocabulary = integer_inputs(model)  # an Embedding's inputs: integers it can look up
+    if given is None and vocabulary is not None:
+        rows = rng.integers(0, vocabulary, (n, *shape)).astype(np.float64)
+    elif given is None:
         rows = rng.standard_normal((n, *shape))
     else:
         if given.ndim < 1 or tuple(given.shape[1:]) != shape or not len(given):
@@ -252,7 +258,9 @@ def check(model: keras.Model, spec: list[dict], settings: Settings | None = None
     names = [e["name"] for e in spec if e["layer"] in WEIGHTED]  # the layers with weights to compare
     torch_side, control = torch_outputs(model, spec, inputs, settings)  # before the reference moves model's stats
     reference = keras_reference(model, names, inputs, settings)
-    report = Report(settings, "the given --inputs" if given is not None else "standard-normal random inputs")
+    vocabulary = integer_inputs(model)
+    report = Report(settings, "the given --inputs" if given is not None else "standard-normal random inputs"
+                    if vocabulary is None else f"random integers in [0, {vocabulary})")
     report.columns["torch module"] = column(torch_side, reference, settings, control=control)
     if keras_torch and model_path is not None:  # its float64 matmuls run in float32 (see the module docstring)
         report.columns["Keras, torch backend"] = column(run_keras_on_torch(model_path, names, inputs, settings),

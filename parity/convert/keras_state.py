@@ -7,6 +7,7 @@ import numpy as np
 from torch import nn
 
 from parity.convert.arrays import keras_arrays
+from parity.convert.nested import find_layer
 
 
 def no_dropout(model: keras.Model | nn.Module):
@@ -27,8 +28,10 @@ def no_dropout(model: keras.Model | nn.Module):
         for module in model.modules():
             if isinstance(module, nn.Dropout):
                 module.p = 0.0
+            if isinstance(module, nn.MultiheadAttention):  # its dropout is a float, not an nn.Dropout
+                module.dropout = 0.0
     return model
 
 
 def keras_state(model: keras.Model, names: list[str]) -> dict[str, np.ndarray]:
-    return {f"{name}/{key}": value for name in names for key, value in keras_arrays(model.get_layer(name)).items()}
+    return {f"{name}/{key}": value for name in names for key, value in keras_arrays(find_layer(model, name)).items()}

@@ -10,11 +10,12 @@ import torch
 from lightning_mods.spec_net import SPEC_FILE, WEIGHTS_FILE, SpecNet
 from parity.convert.spec import dump_spec, spec_from_model
 from parity.convert.arrays import keras_arrays, set_torch
+from parity.convert.nested import find_layer
 
 
 def pairs(net: SpecNet, model: keras.Model) -> list[tuple[str, torch.nn.Module, keras.layers.Layer]]:
-    """``(name, torch module, Keras layer)`` of every weight-carrying layer, matched by Keras name."""
-    return [(name, module, model.get_layer(name)) for name, module in net.weighted.items()]
+    """``(name, torch module, Keras layer)`` of every weight-carrying layer, matched by Keras name (in nested models too)."""
+    return [(name, module, find_layer(model, name)) for name, module in net.weighted.items()]
 
 
 def copy_to_torch(model: keras.Model, net: SpecNet) -> SpecNet:

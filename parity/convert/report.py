@@ -5,6 +5,8 @@ from __future__ import annotations
 from parity.compare import FORWARD_RTOL, SGD_RTOL
 from lightning_mods.spec_net import SpecNet
 from parity.convert.check import ROUNDING_FACTOR, Report
+from lightning_mods.spec_extra import RECURRENT_DROPOUT, REGULARIZED
+from parity.convert import attention_map, layer_extra
 from parity.convert.layer_table import MAPPINGS
 from parity.convert.torch_to_keras import keras_momentum
 
@@ -50,6 +52,17 @@ def _layer(entry: dict) -> str:
 
 def conventions(entry: dict) -> str:
     """What was mapped between Keras's and torch's conventions for one spec entry."""
+    notes = [f"{key} {', '.join(f'{k}={v!r}' for k, v in entry[key].items() if v)} added to the training loss "
+             "(SpecNet.regularization_loss: l1 * sum|w| + l2 * sum w**2, as Keras's model.losses)"
+             for key in REGULARIZED if entry.get(key)]
+    if entry.get("dropout") or entry.get("recurrent_dropout"):
+        notes.append(f"dropout {entry.get('dropout', 0.0)!r}, recurrent_dropout {entry.get('recurrent_dropout', 0.0)!r} "
+                     "(0 in the check)" + (f"; {RECURRENT_DROPOUT}" if entry.get("recurrent_dropout") else
+                                           "; dropout: one mask per sequence on the inputs, as Keras"))
+    return "; ".join([_conventions(entry)] + notes)
+
+
+def _conventions(entry: dict) -> str:
     kind = entry["layer"]
     if kind == "bn":
         return (f"momentum: torch {entry['momentum']!r} = 1 - Keras {keras_momentum(entry['momentum'])!r}; epsilon "
@@ -61,9 +74,12 @@ def conventions(entry: dict) -> str:
             f"; {entry['groups']} groups over the channels, transposed around torch's GroupNorm" if kind == "gn" else "")
     if kind == "conv":
         return MAPPINGS["DepthwiseConv2D" if entry.get("depthwise") else "Conv2D"].conventions
+    extra = {"lstm": "LSTM", "gru": "GRU", "embedding": "Embedding", "relu": "ReLU", "elu": "ELU"}
+    if kind in extra:
+        return layer_extra.MAPPINGS[extra[kind]].conventions
+    if kind == "mha":
+        return attention_map.MAPPINGS["MultiHeadAttention"].conventions
     return {"dense": "kernel (in, out) -> weight (out, in)",
-            "lstm": "gates i, f, c, o in the same order; kernels transposed; Keras's one bias -> bias_ih, bias_hh = 0 "
-                    "and not trained",
             "flatten": "flattens the channels-last tensor, in Keras's order", "dropout": "rate kept (0 in the check)",
             "pool": MAPPINGS["MaxPooling2D"].conventions, "global_pool": "over the spatial axes (channels last)",
             "rescale": MAPPINGS["Rescaling"].conventions, "normalize": MAPPINGS["Normalization"].conventions,
@@ -105,7 +121,8 @@ def markdown(report: Report, source: str, spec: list[dict]) -> str:
         "(the square root of its moving variance), not on its own size, which is near 0 for centred activations. "
         "Keras on its torch backend needs that: it computes float64 matmuls in float32 (64-bit result types are "
         "forced to 32-bit outside TensorFlow), so its float64 rows are ~1e-7 off in absolute terms.",
-        "- Dropout's rate is 0 in the check (random draws differ between frameworks); inference does not use it.",
+        "- Dropout's rate, an LSTM/GRU's dropout and recurrent_dropout and attention dropout are 0 in the check "
+        "(random draws differ between frameworks); inference does not use them.",
         f"- Each tolerance is the base one ({FORWARD_RTOL:g} for the outputs, {SGD_RTOL:g} after the steps) or, for "
         f"a computation made in float32, {ROUNDING_FACTOR} times its control, array by array: Keras on TensorFlow in "
         "float32 vs float64 on the same batch (the outputs rows), or over the same steps (the Keras-on-torch "
@@ -124,4 +141,10 @@ def markdown(report: Report, source: str, spec: list[dict]) -> str:
               "biased batch variance, as Keras does (torch's own rule is the unbiased one); `trainable=False` "
               "normalizes with the moving statistics even in training mode and never updates them.",
               "- LSTM: Keras has one bias, torch two; all of it is in `bias_ih`, and `bias_hh` stays 0, not trained."]
+    if any(e["layer"] in ("relu", "mha") or e.get("activation") == "leaky_relu" or any(k in e for k in REGULARIZED)
+           for e in spec):
+        parts.append("- Keras on TensorFlow rounds a leaky slope, ReLU's threshold and max_value, a regularizer's factor "
+                     "and attention's 1/sqrt(head_dim) to float32, in float64 too; the torch module uses the same values.")
+    if any(e.get("recurrent_dropout") for e in spec):
+        parts.append(f"- LSTM/GRU {RECURRENT_DROPOUT}.")
     return "\n".join(parts) + "\n"

@@ -17,7 +17,10 @@ from lightning_mods.errors import UsageError
 from lightning_mods.model_file import ACTIVATIONS, SUPPORTED, check_file, refusal
 from lightning_mods.spec_net import check_spec
 from parity.conventions import TABLE
-from parity.convert.layer_table import MAPPINGS
+from parity.convert import attention_map, layer_extra, layer_table
+from parity.convert.nested import flatten, is_nested
+
+MAPPINGS = {**layer_table.MAPPINGS, **layer_extra.MAPPINGS, **attention_map.MAPPINGS}
 
 # Config keys that do not change what a converted layer computes (its weights travel as they are).
 IGNORED = {"name", "trainable", "dtype", "seed", "unroll", "unit_forget_bias", "renorm_momentum", "renorm_clipping",
@@ -30,11 +33,9 @@ USED = {
     "BatchNormalization": {"axis", "momentum", "epsilon", "center", "scale"},
     "LayerNormalization": {"axis", "epsilon", "center", "scale"},
     "GroupNormalization": {"axis", "groups", "epsilon", "center", "scale"},
-    "LSTM": {"units", "return_sequences", "use_bias"}, "ReLU": set(),
 }
-REQUIRED = {"Flatten": {"data_format": "channels_last"}, "LSTM": {"activation": "tanh", "recurrent_activation": "sigmoid",
-                                                                  "use_bias": True},
-            "InputLayer": {"dtype": "float32"}}
+REQUIRED = {"Flatten": {"data_format": "channels_last"}, "InputLayer": {"dtype": "float32"}}
+INTEGER_INPUTS = ("int32", "int64")  # for a model that starts with an Embedding
 
 
 def torch_momentum(keras_momentum: float) -> float:
@@ -62,7 +63,15 @@ def read_model(path: str | Path) -> keras.Model:
 
 def graph(model: keras.Model) -> tuple[list, dict[str, list[str]], list[str]]:
     """The model's layers in topological order (inputs first), the names each layer takes its
-    inputs from (the InputLayer's name for the model's input), and why it cannot be converted."""
+    inputs from (the InputLayer's name for the model's input), and why it cannot be converted.
+    Nested Sequential/Functional models are flattened into it (``parity.convert.nested``)."""
+    order, inputs, problems = _graph(model)
+    if problems or not any(is_nested(layer) for layer in order):
+        return order, inputs, problems
+    return flatten(order, inputs, graph)
+
+
+def _graph(model: keras.Model) -> tuple[list, dict[str, list[str]], list[str]]:
     if isinstance(model, keras.Sequential):
         if not model.built or not model.inputs:
             return [], {}, ["the Sequential model has no input shape; start it with keras.Input(shape=...)"]
@@ -86,10 +95,10 @@ def graph(model: keras.Model) -> tuple[list, dict[str, list[str]], list[str]]:
             problems.append(f"layer {layer.name!r} is used more than once (shared weights); give each use its own layer")
             continue
         node = layer._inbound_nodes[node_index]
-        # Keras records training=None (and LSTMs training=False: with dropout 0, which is all that is
-        # supported, training changes nothing there); a BN or Dropout called with training= is refused.
+        # Keras records training=None (and RNNs training=False, which their dropout follows in Keras and
+        # in the check, run at rate 0); a BN or Dropout called with training= is refused.
         kwargs = [key for key, value in node.arguments.kwargs.items()
-                  if value is not None and not (isinstance(layer, keras.layers.LSTM) and key == "training")]
+                  if value is not None and not (isinstance(layer, (keras.layers.RNN, keras.Model)) and key == "training")]
         if kwargs and layer.name not in inputs:
             problems.append(f"layer {layer.name!r} is called with {', '.join(kwargs)}=...; call it on its input alone")
         stack.append((tensor, True))
@@ -148,19 +157,29 @@ def _norm_entry(layer, cls: str, config: dict, rank: int) -> tuple[dict, list[st
 def layer_entry(layer) -> tuple[dict | None, list[str]]:
     """The spec entry of one Keras layer, and what keeps it from being converted."""
     cls = type(layer).__name__
-    if cls not in SUPPORTED or type(layer) is not getattr(keras.layers, cls):
+    if cls not in SUPPORTED or type(layer) is not getattr(keras.layers, cls, None):
         return None, ["is not supported"]
     config = layer.get_config()
-    problems = _options(cls, config)
+    found, problems = layer_extra.regularizers(config)
+    config = {key: value for key, value in config.items() if key not in layer_extra.REGULARIZER_KEYS}
+    problems += _options(cls, config)
     activation = config.get("activation")
     if cls in MAPPINGS and activation is not None and _activation(activation) is None:
         problems.append(f"activation {activation!r}")
     policy = layer.dtype_policy.name
     if policy != "float32":
-        problems.append(f"dtype policy {policy!r} (float32 only)")
+        problems.append(f"dtype policy {policy!r} (float32 only: build the model again under "
+                        "keras.config.set_dtype_policy('float32') and copy the weights over with set_weights)")
+    entry, more = _entry(layer, cls, config)
+    if found and entry is not None:
+        entry.update(found)  # Keras's L1/L2 penalties: SpecNet.regularization_loss adds them to the loss
+    return entry, problems + more
+
+
+def _entry(layer, cls: str, config: dict) -> tuple[dict | None, list[str]]:
+    problems = []
     if cls in MAPPINGS:
-        entry, more = MAPPINGS[cls].entry(layer, config)
-        return entry, problems + more
+        return MAPPINGS[cls].entry(layer, config)
     rank = len(layer.input.shape)
     if cls in ("Dense", "Activation"):
         activation = _activation(config["activation"])
@@ -171,18 +190,12 @@ def layer_entry(layer) -> tuple[dict | None, list[str]]:
         return {"layer": "dense", "name": layer.name, "units": int(layer.units),
                 "in_features": int(layer.kernel.shape[0]), "use_bias": bool(layer.use_bias),
                 "activation": activation, "trainable": bool(layer.trainable)}, problems
-    if cls == "ReLU":
-        return {"layer": "activation", "activation": "relu"}, problems
     if cls == "Dropout":
         return {"layer": "dropout", "rate": float(layer.rate)}, problems
     if cls == "Flatten":
         return {"layer": "flatten"}, problems
     if cls == "Reshape":
         return {"layer": "reshape", "shape": [int(d) for d in layer.output.shape[1:]]}, problems
-    if cls == "LSTM":
-        return {"layer": "lstm", "name": layer.name, "in_features": int(layer.input.shape[-1]),
-                "units": int(layer.units), "return_sequences": bool(layer.return_sequences),
-                "trainable": bool(layer.trainable)}, problems
     entry, axis_problems = _norm_entry(layer, cls, config, rank)
     return entry, problems + axis_problems
 
@@ -197,9 +210,12 @@ def spec_from_model(model: keras.Model, source="the model") -> list[dict]:
         shape = tuple(model.inputs[0].shape[1:])
         if any(d is None for d in shape):
             problems.append(f"the input shape {shape} has unknown sizes; give keras.Input a full shape")
-        if model.inputs[0].dtype != "float32":
-            problems.append(f"the input dtype is {model.inputs[0].dtype} (float32 only)")
+        embeds = any(isinstance(layer, keras.layers.Embedding) for layer in layers)
+        if model.inputs[0].dtype != "float32" and not (embeds and model.inputs[0].dtype in INTEGER_INPUTS):
+            problems.append(f"the input dtype is {model.inputs[0].dtype} (float32, or integers into an Embedding)")
         spec.append({"layer": "input", "shape": [int(d or 0) for d in shape]})
+        if model.inputs[0].dtype != "float32":
+            spec[0]["dtype"] = str(model.inputs[0].dtype)  # integer ids (for keras.Input on the way back)
     names = [model.inputs[0]._keras_history[0].name] + [layer.name for layer in layers]
     is_chain = all(inputs.get(name) == [before] for before, name in zip(names, names[1:]))
     if not is_chain and spec:

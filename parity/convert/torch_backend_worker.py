@@ -33,6 +33,8 @@ def main(request: Path, result: Path) -> None:
     for bx, by in zip(xs, ys):  # the body of Keras's own torch train_step, with the loss in float64
         model64.zero_grad()
         loss = loss_fn(as64(by), model64(as64(bx), training=True))
+        if model64.losses:  # weight regularizers, as fit adds them
+            loss = loss + keras.ops.sum(keras.ops.stack(model64.losses))
         loss.backward()
         weights = model64.trainable_weights
         with torch.no_grad():
