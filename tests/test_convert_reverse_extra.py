@@ -1,7 +1,6 @@
 """``parity.convert.reverse_extra``: the Keras layers of the new spec entries (relu, elu, embedding,
-gru, mha) and options (regularizers, recurrent dropout), through ``torch_to_keras.keras_model`` with
-the one-line hook its docstring names applied here: the spec read back is the spec, the weights copy
-back bitwise, the outputs agree."""
+gru, mha) and options (regularizers, recurrent dropout), through ``torch_to_keras.keras_model``:
+the spec read back is the spec, the weights copy back bitwise, the outputs agree."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ from keras import regularizers as R
 
 from parity.convert import torch_to_keras
 from parity.convert.keras_to_torch import copy_to_torch, to_torch
-from parity.convert.reverse_extra import extra_layer, merged_mapped, with_options
 from parity.convert.spec import spec_from_model
 
 
@@ -31,21 +29,7 @@ def every_new_layer() -> keras.Model:
     return keras.Model(i, L.Dense(2, activation="hard_sigmoid")(x))
 
 
-@pytest.fixture
-def hooked(monkeypatch):
-    original = torch_to_keras.keras_layer
-
-    def keras_layer(entry):
-        kind, name, trainable = entry["layer"], entry.get("name"), entry.get("trainable", True)
-        common, named = (dict(name=name, trainable=trainable) if name else {}), (dict(name=name) if name else {})
-        layer = extra_layer(entry, common, named) or with_options(original(entry), entry)
-        return (lambda args: layer(*args)) if kind == "mha" else layer  # attention takes query, value[, key]
-
-    monkeypatch.setattr(torch_to_keras, "keras_layer", keras_layer)
-    monkeypatch.setattr(torch_to_keras, "MAPPED", merged_mapped(torch_to_keras.MAPPED))
-
-
-def test_new_layers_go_back_to_keras(hooked):
+def test_new_layers_go_back_to_keras():
     model = every_new_layer()
     spec, net = to_torch(model)
     back = torch_to_keras.spec_net_to_keras(net)
@@ -72,11 +56,3 @@ def test_the_script_writes_and_loads_every_new_layer(convert_script, capsys, tmp
     np.testing.assert_allclose(net(torch.from_numpy(x)).detach().numpy(), keras.ops.convert_to_numpy(model(x)),
                                rtol=1e-5, atol=1e-6)
     assert net.regularization_loss() is not None and "LSTM/GRU recurrent_dropout: in training the torch module runs Keras's step loop" in (out / "parity.md").read_text()
-
-
-def test_without_the_hook_the_way_back_refuses_the_new_layers():
-    """Until torch_to_keras takes the hook, its refuse_unmapped names these entries instead of dropping them."""
-    spec, net = to_torch(every_new_layer())
-    with pytest.raises(Exception) as refusal:
-        torch_to_keras.spec_net_to_keras(net)
-    assert "cannot map back yet" in str(refusal.value) and "(gru" in str(refusal.value)

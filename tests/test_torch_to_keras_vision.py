@@ -132,9 +132,9 @@ def test_a_saved_vit_loads_back(tmp_path):
 
 def test_what_cannot_be_mapped_is_named():
     spec = [{"layer": "input", "shape": [28, 28]}, {"layer": "flatten"},
-            {"layer": "embedding", "name": "emb"}, {"layer": "bn", "name": "b", "features": 4, "momentum": 0.01,
-                                                   "eps": 1e-3, "axis": 1}]
-    assert unmapped(spec) == ["'emb' (embedding)", "'b' (bn: option axis)"]
+            {"layer": "instance_norm", "name": "inorm"}, {"layer": "bn", "name": "b", "features": 4, "momentum": 0.01,
+                                                          "eps": 1e-3, "axis": 1}]
+    assert unmapped(spec) == ["'inorm' (instance_norm)", "'b' (bn: option axis)"]
 
 
 def _refused(convert_script, capsys, ckpt, out) -> str:

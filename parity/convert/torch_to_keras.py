@@ -27,6 +27,7 @@ from parity.compare_vision import build_keras as build_vision_keras
 from parity.conventions import NetSpec
 from parity.convert.keras_to_torch import pairs
 from parity.convert.arrays import set_keras, torch_arrays
+from parity.convert.reverse_extra import extra_layer, input_dtype, merged_mapped, with_options
 from parity.transfer import torch_to_keras
 
 
@@ -36,10 +37,17 @@ def keras_momentum(torch_momentum: float) -> float:
 
 
 def keras_layer(entry: dict) -> keras.layers.Layer:
-    """The Keras layer one spec entry describes (Keras's defaults for everything else)."""
-    kind, name, trainable = entry["layer"], entry.get("name"), entry.get("trainable", True)
+    """The Keras layer one spec entry describes (Keras's defaults for everything else), with its
+    regularizers and recurrent dropout rates (``reverse_extra``)."""
+    name, trainable = entry.get("name"), entry.get("trainable", True)
     common = dict(name=name, trainable=trainable) if name else {}
     named = dict(name=name) if name else {}  # layers without weights
+    return extra_layer(entry, common, named) or with_options(base_layer(entry, common, named), entry)
+
+
+def base_layer(entry: dict, common: dict, named: dict) -> keras.layers.Layer:
+    """The Keras layer of the entries this module maps itself (the older kinds)."""
+    kind = entry["layer"]
     norm = dict(epsilon=entry.get("eps"), center=entry.get("center", True), scale=entry.get("scale", True), **common)
     if kind == "flatten":
         return keras.layers.Flatten(**named)
@@ -101,7 +109,7 @@ def normalization(entry: dict, named: dict) -> keras.layers.Normalization:
 # else (a kind or an option the forward path learned later) is refused, not dropped: a silently
 # dropped option would give a Keras model that computes something else.
 NORM_KEYS = {"features", "eps", "center", "scale", "trainable"}
-MAPPED = {
+MAPPED = merged_mapped({
     "input": {"shape"}, "flatten": set(), "reshape": {"shape"}, "dropout": {"rate"}, "activation": {"activation"},
     "dense": {"units", "in_features", "use_bias", "activation", "trainable"}, "bn": NORM_KEYS | {"momentum"},
     "ln": NORM_KEYS, "gn": NORM_KEYS | {"groups"}, "lstm": {"in_features", "units", "return_sequences", "trainable"},
@@ -109,7 +117,7 @@ MAPPED = {
              "groups", "depthwise", "trainable"},
     "pool": {"op", "rank", "size", "strides", "padding"}, "global_pool": {"op", "rank"}, "merge": {"op", "axis"},
     "rescale": {"scale", "offset"}, "normalize": {"mean", "variance"},
-}
+})  # and the kinds and options of reverse_extra (relu, elu, embedding, gru, mha; regularizers, recurrent dropout)
 ALWAYS = {"layer", "name", "inputs"}
 
 
@@ -134,13 +142,18 @@ def refuse_unmapped(spec: list[dict], where: str = "the converted net") -> None:
 
 def keras_model(spec: list[dict]) -> keras.Model:
     """The model a spec describes (fresh weights): Sequential for a chain, Functional for a DAG."""
+    dtype = input_dtype(spec)
     if not any("inputs" in e for e in spec):
-        return keras.Sequential([keras.Input(tuple(spec[0]["shape"]))] + [keras_layer(e) for e in spec[1:]])
-    inputs = keras.Input(tuple(spec[0]["shape"]), name=spec[0].get("name"))
+        return keras.Sequential([keras.Input(tuple(spec[0]["shape"]), dtype=dtype)] + [keras_layer(e) for e in spec[1:]])
+    inputs = keras.Input(tuple(spec[0]["shape"]), name=spec[0].get("name"), dtype=dtype)
     tensors, x = {spec[0].get("name", "input"): inputs}, inputs
     for entry in spec[1:]:
         args = [tensors[n] for n in entry.get("inputs", [])]
-        x = keras_layer(entry)(args if len(args) > 1 else (args[0] if args else x))
+        layer = keras_layer(entry)
+        if entry["layer"] == "mha":  # attention takes query, value[, key], not one list as a merge does
+            x = layer(*(args or [x]))
+        else:
+            x = layer(args if len(args) > 1 else (args[0] if args else x))
         tensors[entry.get("name", f"node{len(tensors)}")] = x
     return keras.Model(inputs, x)
 
