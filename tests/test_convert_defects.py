@@ -176,3 +176,16 @@ def test_train_net_refuses_ignored_flags_and_pickled_weights(convert_script, tra
     err = refused(train_script, capsys, base)
     assert "pickled objects" in err
     assert "ran" not in capsys.readouterr().out
+
+
+def test_a_functional_model_with_dropout_converts(tmp_path, convert_script, capsys):
+    """Keras records training=False on every Dropout of a Functional model (its call's default) and
+    overrides it with the outer call's training when it runs the graph (fit drops): not a refusal."""
+    i = keras.Input((8,))
+    x = L.Dropout(0.5)(L.Dense(6, activation="relu")(i))
+    y = L.Concatenate()([x, L.Dense(3)(i)])
+    keras.Model(i, L.Dense(10)(y)).save(tmp_path / "m.keras")
+    out = tmp_path / "net"
+    assert convert_script.main(["keras-to-torch", str(tmp_path / "m.keras"), "--out", str(out), "--steps", "2",
+                                "--no-keras-torch"]) == 0
+    assert "PASS" in capsys.readouterr().out

@@ -36,6 +36,8 @@ USED = {
 }
 REQUIRED = {"Flatten": {"data_format": "channels_last"}, "InputLayer": {"dtype": "float32"}}
 INTEGER_INPUTS = ("int32", "int64")  # for a model that starts with an Embedding
+# Layers whose recorded training= Keras's Functional replay overrides with the outer call's (spec.graph).
+FOLLOW_OUTER_TRAINING = (keras.layers.Dropout, keras.layers.RNN, keras.Model)
 
 
 def torch_momentum(keras_momentum: float) -> float:
@@ -95,10 +97,12 @@ def _graph(model: keras.Model) -> tuple[list, dict[str, list[str]], list[str]]:
             problems.append(f"layer {layer.name!r} is used more than once (shared weights); give each use its own layer")
             continue
         node = layer._inbound_nodes[node_index]
-        # Keras records training=None (and RNNs training=False, which their dropout follows in Keras and
-        # in the check, run at rate 0); a BN or Dropout called with training= is refused.
+        # Keras records training=None, and training=False for every Dropout and RNN (their call's default),
+        # which its Functional replay overrides with the outer call's training (Dropout drops in fit,
+        # checked); the converted Dropout and RNN follow the torch module's mode the same way. A BN
+        # called with training= is refused (a frozen BN is written as trainable=False).
         kwargs = [key for key, value in node.arguments.kwargs.items()
-                  if value is not None and not (isinstance(layer, (keras.layers.RNN, keras.Model)) and key == "training")]
+                  if value is not None and not (key == "training" and isinstance(layer, FOLLOW_OUTER_TRAINING))]
         if kwargs and layer.name not in inputs:
             problems.append(f"layer {layer.name!r} is called with {', '.join(kwargs)}=...; call it on its input alone")
         stack.append((tensor, True))
