@@ -22,6 +22,7 @@ import torch
 import yaml
 from torch import nn
 
+from lightning_mods.axis_norm import AxisNorm
 from lightning_mods.errors import UsageError
 from lightning_mods import spec_extra, spec_layers
 from lightning_mods.norms import SequenceNorm, make_activation, make_norm
@@ -104,6 +105,10 @@ def check_spec(spec) -> None:
         if inputs is not None and (not isinstance(inputs, list) or not inputs or any(n not in earlier for n in inputs)):
             raise UsageError(f"layer spec entry {i} ({kind}) takes inputs {inputs!r}, which are not names of earlier "
                              "entries; use the spec.yaml that scripts/convert.py wrote")
+        axis = entry.get("axis") if kind in ("bn", "ln", "gn") else None
+        if axis is not None and not (isinstance(axis, list) and axis and all(type(a) is int and a >= 1 for a in axis)):
+            raise UsageError(f"layer spec entry {i} ({kind}): axis {axis!r} is not a list of axes after the batch axis "
+                             "(e.g. [1]); use the spec.yaml that scripts/convert.py wrote")
         for key in ("activation",):
             if key in entry and entry[key] not in ACTIVATIONS:
                 raise UsageError(f"layer spec entry {i} ({kind}): activation {entry[key]!r} is not one of "
@@ -117,7 +122,10 @@ def _norm(entry: dict) -> nn.Module:
         options.update(bn_momentum=entry["momentum"], bn_variance="biased")  # Keras's moving-variance rule
     if entry["layer"] == "gn":
         options.update(groups=entry["groups"])
-    return SequenceNorm(make_norm(entry["layer"], entry["features"], **options))  # Keras's axis=-1 on any rank
+    features = entry["features"]  # LN over several axes: their sizes, in Keras's order (its gamma's shape)
+    norm = SequenceNorm(make_norm(entry["layer"], tuple(features) if isinstance(features, list) else features,
+                                  **options))  # Keras's axis=-1 on any rank
+    return AxisNorm(norm, entry["axis"]) if "axis" in entry else norm  # another axis: moved last and back
 
 
 def _modules(entry: dict) -> list[nn.Module]:
@@ -149,6 +157,8 @@ def _modules(entry: dict) -> list[nn.Module]:
 def _inner(built: list[nn.Module]) -> nn.Module:
     """The module holding a weighted entry's Keras weights: the Linear, norm, conv, nn.LSTM/GRU or nn.Embedding."""
     first = next(m for m in built if not isinstance(m, spec_extra.SequenceDropout))
+    if isinstance(first, AxisNorm):
+        first = first.norm
     if isinstance(first, SequenceNorm):
         return first.norm
     for key in ("lstm", "gru", "conv", "embedding", "attention"):

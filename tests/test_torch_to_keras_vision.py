@@ -133,8 +133,8 @@ def test_a_saved_vit_loads_back(tmp_path):
 def test_what_cannot_be_mapped_is_named():
     spec = [{"layer": "input", "shape": [28, 28]}, {"layer": "flatten"},
             {"layer": "instance_norm", "name": "inorm"}, {"layer": "bn", "name": "b", "features": 4, "momentum": 0.01,
-                                                          "eps": 1e-3, "axis": 1}]
-    assert unmapped(spec) == ["'inorm' (instance_norm)", "'b' (bn: option axis)"]
+                                                          "eps": 1e-3, "renorm": True}]
+    assert unmapped(spec) == ["'inorm' (instance_norm)", "'b' (bn: option renorm)"]
 
 
 def _refused(convert_script, capsys, ckpt, out) -> str:
@@ -149,12 +149,12 @@ def test_an_unmapped_option_or_arch_is_refused_in_one_line(tmp_path, capsys, con
     net_dir = tmp_path / "net"
     net_dir.mkdir()
     spec = [{"layer": "input", "shape": [28, 28]}, {"layer": "flatten"},
-            {"layer": "bn", "name": "b", "features": 784, "momentum": 0.01, "eps": 1e-3, "axis": 1},
+            {"layer": "bn", "name": "b", "features": 784, "momentum": 0.01, "eps": 1e-3, "renorm": True},
             {"layer": "dense", "name": "d", "units": 10, "in_features": 784, "use_bias": True, "activation": "linear"}]
     (net_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
     config = NetConfig(net_dir=str(net_dir))
     ckpt = checkpoint(tmp_path, config, SpecNet(spec))
-    assert "'b' (bn: option axis)" in _refused(convert_script, capsys, ckpt, tmp_path / "m.keras")
+    assert "'b' (bn: option renorm)" in _refused(convert_script, capsys, ckpt, tmp_path / "m.keras")
     config = NetConfig(arch="resnet")
     ckpt = checkpoint(tmp_path, config, torch.nn.Linear(2, 2))
     assert "arch 'resnet'" in _refused(convert_script, capsys, ckpt, tmp_path / "m.keras")

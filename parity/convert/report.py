@@ -62,15 +62,21 @@ def conventions(entry: dict) -> str:
     return "; ".join([_conventions(entry)] + notes)
 
 
+def _axis(entry: dict) -> str:
+    if "axis" not in entry:
+        return "axis -1"
+    return f"axis {entry['axis']}: moved last around the norm and back (AxisNorm)"
+
+
 def _conventions(entry: dict) -> str:
     kind = entry["layer"]
     if kind == "bn":
         return (f"momentum: torch {entry['momentum']!r} = 1 - Keras {keras_momentum(entry['momentum'])!r}; epsilon "
                 f"{entry['eps']!r} kept (torch's default 1e-5); moving variance from the biased batch variance (Keras's "
-                "rule, torch's is unbiased); axis -1: channels last, transposed around torch's BatchNorm1d"
+                f"rule, torch's is unbiased); {_axis(entry)}: channels last, transposed around torch's BatchNorm1d"
                 + ("; frozen: inference statistics in training too" if not entry.get("trainable", True) else ""))
     if kind in ("ln", "gn"):
-        return f"epsilon {entry['eps']!r} kept (torch's default 1e-5); axis -1" + (
+        return f"epsilon {entry['eps']!r} kept (torch's default 1e-5); {_axis(entry)}" + (
             f"; {entry['groups']} groups over the channels, transposed around torch's GroupNorm" if kind == "gn" else "")
     if kind == "conv":
         return MAPPINGS["DepthwiseConv2D" if entry.get("depthwise") else "Conv2D"].conventions

@@ -140,17 +140,24 @@ def _activation(value) -> str | None:
     return "silu" if value == "swish" else value
 
 
-def _last_axis(axis, rank: int) -> bool:
-    axes = axis if isinstance(axis, (list, tuple)) else [axis]
-    return len(axes) == 1 and axes[0] in (-1, rank - 1)
+def _axes(axis, rank: int) -> list[int]:
+    """Keras's ``axis`` (an int or a list, negative counting from the end) as positive axes."""
+    return [int(a) % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
 
 
 def _norm_entry(layer, cls: str, config: dict, rank: int) -> tuple[dict, list[str]]:
     kind = {"BatchNormalization": "bn", "LayerNormalization": "ln", "GroupNormalization": "gn"}[cls]
-    problems = [] if _last_axis(layer.axis, rank) else [f"axis={config['axis']!r} (only the last axis, -1)"]
-    features = int(layer.input.shape[-1])
+    axes, shape = _axes(layer.axis, rank), layer.input.shape
+    problems = []
+    if 0 in axes:
+        problems.append(f"axis={config['axis']!r} (the batch axis)")
+    elif kind != "ln" and len(axes) != 1:
+        problems.append(f"axis={config['axis']!r} (one axis for {cls})")
+    features = [int(shape[a]) for a in axes] if len(axes) > 1 else int(shape[axes[0]])
     entry = {"layer": kind, "name": layer.name, "features": features, "eps": float(layer.epsilon),
              "center": bool(layer.center), "scale": bool(layer.scale), "trainable": bool(layer.trainable)}
+    if axes != [rank - 1]:
+        entry["axis"] = axes  # moved last around the norm (lightning_mods.axis_norm); the last axis needs nothing
     if kind == "bn":
         entry["momentum"] = torch_momentum(float(layer.momentum))  # torch's convention
     if kind == "gn":

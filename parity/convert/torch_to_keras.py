@@ -45,10 +45,19 @@ def keras_layer(entry: dict) -> keras.layers.Layer:
     return extra_layer(entry, common, named) or with_options(base_layer(entry, common, named), entry)
 
 
+def _keras_axis(entry: dict) -> int | list[int]:
+    """A norm's ``axis`` as Keras takes it: -1, one int, or (LN over several axes) the list."""
+    axes = entry.get("axis", [-1])
+    if isinstance(axes, int):  # a merge's axis (this dict is built for every entry)
+        return axes
+    return axes[0] if len(axes) == 1 else list(axes)
+
+
 def base_layer(entry: dict, common: dict, named: dict) -> keras.layers.Layer:
     """The Keras layer of the entries this module maps itself (the older kinds)."""
     kind = entry["layer"]
-    norm = dict(epsilon=entry.get("eps"), center=entry.get("center", True), scale=entry.get("scale", True), **common)
+    norm = dict(epsilon=entry.get("eps"), center=entry.get("center", True), scale=entry.get("scale", True),
+                axis=_keras_axis(entry), **common)
     if kind == "flatten":
         return keras.layers.Flatten(**named)
     if kind == "reshape":
@@ -108,7 +117,7 @@ def normalization(entry: dict, named: dict) -> keras.layers.Normalization:
 # The spec keys this module maps, per layer kind (besides ``layer``, ``name``, ``inputs``). Anything
 # else (a kind or an option the forward path learned later) is refused, not dropped: a silently
 # dropped option would give a Keras model that computes something else.
-NORM_KEYS = {"features", "eps", "center", "scale", "trainable"}
+NORM_KEYS = {"features", "eps", "center", "scale", "trainable", "axis"}
 MAPPED = merged_mapped({
     "input": {"shape"}, "flatten": set(), "reshape": {"shape"}, "dropout": {"rate"}, "activation": {"activation"},
     "dense": {"units", "in_features", "use_bias", "activation", "trainable"}, "bn": NORM_KEYS | {"momentum"},
