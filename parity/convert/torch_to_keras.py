@@ -45,19 +45,16 @@ def keras_layer(entry: dict) -> keras.layers.Layer:
     return extra_layer(entry, common, named) or with_options(base_layer(entry, common, named), entry)
 
 
-def _keras_axis(entry: dict) -> int | list[int]:
-    """A norm's ``axis`` as Keras takes it: -1, one int, or (LN over several axes) the list."""
+def norm_options(entry: dict, common: dict) -> dict:
+    """A bn/ln/gn entry's Keras options; ``axis``: -1, one int, or (LN over several axes) the list."""
     axes = entry.get("axis", [-1])
-    if isinstance(axes, int):  # a merge's axis (this dict is built for every entry)
-        return axes
-    return axes[0] if len(axes) == 1 else list(axes)
+    return dict(epsilon=entry.get("eps"), center=entry.get("center", True), scale=entry.get("scale", True),
+                axis=axes[0] if len(axes) == 1 else list(axes), **common)
 
 
 def base_layer(entry: dict, common: dict, named: dict) -> keras.layers.Layer:
     """The Keras layer of the entries this module maps itself (the older kinds)."""
     kind = entry["layer"]
-    norm = dict(epsilon=entry.get("eps"), center=entry.get("center", True), scale=entry.get("scale", True),
-                axis=_keras_axis(entry), **common)
     if kind == "flatten":
         return keras.layers.Flatten(**named)
     if kind == "reshape":
@@ -69,11 +66,11 @@ def base_layer(entry: dict, common: dict, named: dict) -> keras.layers.Layer:
     if kind == "dense":
         return keras.layers.Dense(entry["units"], activation=entry["activation"], use_bias=entry["use_bias"], **common)
     if kind == "bn":
-        return keras.layers.BatchNormalization(momentum=keras_momentum(entry["momentum"]), **norm)
+        return keras.layers.BatchNormalization(momentum=keras_momentum(entry["momentum"]), **norm_options(entry, common))
     if kind == "ln":
-        return keras.layers.LayerNormalization(**norm)
+        return keras.layers.LayerNormalization(**norm_options(entry, common))
     if kind == "gn":
-        return keras.layers.GroupNormalization(groups=entry["groups"], **norm)
+        return keras.layers.GroupNormalization(groups=entry["groups"], **norm_options(entry, common))
     if kind == "lstm":
         return keras.layers.LSTM(entry["units"], return_sequences=entry["return_sequences"], **common)
     return keras_layer_of_table(entry, common, named)
