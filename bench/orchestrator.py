@@ -34,7 +34,8 @@ def worker_argv(job: dict) -> list[str]:
 
 
 def worker_name(job: dict) -> str:
-    return " ".join(str(job[key]) for key in ("variant", "norm", "batch_size") if key in job)
+    words = [str(job[key]) for key in ("variant", "norm", "batch_size") if key in job]
+    return " ".join(["mlp", *words] if job.get("reference") else words)
 
 
 def run_worker(job: dict, timeout_s: float) -> dict:
@@ -50,14 +51,18 @@ def run_worker(job: dict, timeout_s: float) -> dict:
 
 def plan(config: BenchConfig) -> list[list[dict]]:
     """One group of jobs per (batch, norm), one job per variant; the variant order rotates from
-    one group to the next so that no variant always opens (or closes) the first round."""
+    one group to the next so that no variant always opens (or closes) the first round. For a net
+    other than the MLP each group also holds the MLP's Lightning path with the same norm and batch
+    (``reference``): the net's epoch over the MLP's, measured side by side."""
     groups = []
     common = dict(arch=config.arch, hidden=config.hidden, data=config.data, device=config.device, epochs=config.epochs, warmup=config.warmup,
                   threads=config.threads, slices=config.slices)
     for batch_size in config.batch_sizes:
         for norm in config.norms:
-            order = rotated(list(config.variants), len(groups))
-            groups.append([dict(common, variant=v, norm=norm, batch_size=batch_size) for v in order])
+            jobs = [dict(common, variant=v, norm=norm, batch_size=batch_size) for v in config.variants]
+            if config.arch != "mlp":
+                jobs.append(dict(common, arch="mlp", variant="lightning", norm=norm, batch_size=batch_size, reference=True))
+            groups.append(rotated(jobs, len(groups)))
     return groups
 
 
@@ -65,7 +70,7 @@ def run_jobs(group: list[dict], timeout_s: float, progress=print) -> list[dict]:
     """One group's measurements, interleaved; a progress line as each one ends."""
     def report(index: int, result: dict) -> None:
         job = group[index]
-        progress(f"{job['norm']:5} batch {job['batch_size']:>4} {job['variant']:10} "
+        progress(f"{job['norm']:5} batch {job['batch_size']:>4} {worker_name(job).split(' ' + job['norm'])[0]:14} "
                  f"{statistics.median(result['seconds']):6.2f} s/epoch  "
                  f"(epochs: {', '.join(f'{s:.2f}' for s in result['seconds'])})")
 

@@ -38,6 +38,7 @@ from lightning_mods.guards import FiniteLossCheck, NonFiniteLoss
 from lightning_mods.history import EpochHistory, ValCurve
 from lightning_mods.landscape import LandscapeProbe
 from lightning_mods.module import NormClassifier
+from lightning_mods.nets import net_revision
 from lightning_mods.training import make_trainer, prepare
 
 # The lesson's settings (Keras defaults): SGD lr 0.01, batch 32, He init, the homework's MLP.
@@ -119,9 +120,11 @@ class RunSpec:
         return None if self.train_steps is None else self.train_steps // self.config.steps_per_execution
 
     def key(self) -> str:
+        revision = net_revision(self.config.arch)
         return json.dumps({**self.config.to_dict(), "progress": None, "train_steps": self.train_steps,
                            "stop_below": self.stop_below, "checks_per_epoch": self.checks_per_epoch,
-                           "probe_every": self.probe_every, "stop_at_nan": self.stop_at_nan}, sort_keys=True)
+                           "probe_every": self.probe_every, "stop_at_nan": self.stop_at_nan,
+                           **({"net_revision": revision} if revision > 1 else {})}, sort_keys=True)
 
     def cost(self) -> float:
         """A rough relative training cost (the pool starts the longest runs first)."""

@@ -15,6 +15,7 @@ from keras import layers
 from keras_ref.models import IMAGE_SIDE, NUM_CLASSES, make_norm_layer
 
 CNN_CHANNELS = (16, 32, 64)
+CNN_DENSE = (128,)
 LENET_DENSE = (120, 84)
 
 
@@ -37,7 +38,8 @@ def _block(x, layer, norm_layer, activation: str, placement: str, name: str, dty
 def build_cnn(norm: str = "bn", placement: str = "pre", activation: str = "relu", groups: int = 32,
               bn_momentum: float = 0.99, epsilon: float = 1e-3, ln_axes: str = "chw",
               kernel_initializer: str = "he_normal", dtype: str = "float32") -> keras.Model:
-    """[Conv2D 3x3 'same' -> norm -> act -> MaxPooling2D(2)] x 3 -> Flatten -> Dense(10).
+    """[Conv2D 3x3 'same' -> norm -> act -> MaxPooling2D(2)] x 3 -> Flatten -> Dense 128 -> norm -> act
+    -> Dense(10).
 
     >>> build_cnn(norm="gn", groups=4).output.shape
     (None, 10)
@@ -51,6 +53,10 @@ def build_cnn(norm: str = "bn", placement: str = "pre", activation: str = "relu"
         x = _block(x, conv, image_norm_layer(norm, ln_axes, f"norm_{i}", **kw), activation, placement, str(i), dtype)
         x = layers.MaxPooling2D(2, name=f"pool_{i}", dtype=dtype)(x)
     x = layers.Flatten(name="flatten", dtype=dtype)(x)  # (B, H*W*C), channels fastest
+    for i, w in enumerate(CNN_DENSE, start=len(CNN_CHANNELS)):
+        dense = layers.Dense(w, use_bias=(norm == "none" or placement == "post"), kernel_initializer=kernel_initializer,
+                             name=f"dense_{i}", dtype=dtype)
+        x = _block(x, dense, make_norm_layer(norm, name=f"norm_{i}", **kw), activation, placement, str(i), dtype)
     logits = layers.Dense(NUM_CLASSES, kernel_initializer=kernel_initializer, name="logits", dtype=dtype)(x)
     return keras.Model(inputs, logits, name=f"cnn_{norm}_{placement}_{activation}")
 

@@ -28,6 +28,19 @@ from lightning_mods.vit import ViT
 
 ARCHS = ("mlp", "lstm", "cnn", "lenet", "vit")
 IMAGE_ARCHS = ("cnn", "lenet")  # the archs --ln-axes applies to
+# A net's revision goes up when what it computes changes (its layers, or kernels that round differently),
+# so that runs saved by experiments with the old net are not read back as the new one's. Revision 1 (the
+# first) is no part of a run's key. 2: the vision nets channels-last and the CNN's Dense(128); the ViT's
+# fused self-attention and 2-d BatchNorm over the tokens.
+NET_REVISIONS = {"cnn": 2, "lenet": 2, "vit": 2}
+
+
+def net_revision(arch: str) -> int:
+    """
+    >>> net_revision("cnn"), net_revision("mlp")
+    (2, 1)
+    """
+    return NET_REVISIONS.get(arch, 1)
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
 

@@ -163,6 +163,25 @@ class ChannelsLast(nn.Module):
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
+class ImageLayerNorm(nn.LayerNorm):
+    """LayerNorm over (C, H, W) per sample, with a (C, H, W) gamma/beta like ``nn.LayerNorm((C, H, W))``,
+    computed in (H, W, C) order: on channels-last maps (the vision nets' layout) the permuted view is
+    contiguous, so no copy is made; the same statistics and the same affine, element for element.
+
+    >>> norm = ImageLayerNorm((8, 7, 7))
+    >>> x = torch.randn(2, 8, 7, 7)
+    >>> bool(torch.allclose(norm(x), nn.functional.layer_norm(x, (8, 7, 7), norm.weight, norm.bias, norm.eps), atol=1e-6))
+    True
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, h, w = self.normalized_shape
+        weight = None if self.weight is None else self.weight.permute(1, 2, 0)
+        bias = None if self.bias is None else self.bias.permute(1, 2, 0)
+        out = F.layer_norm(x.permute(0, 2, 3, 1), (h, w, c), weight, bias, self.eps)
+        return out.permute(0, 3, 1, 2)
+
+
 class SpatialAsSteps(nn.Module):
     """Apply a ``(B, C, L)`` norm to ``(B, C, H, W)`` with the H*W pixels as L (used for the
     BatchNorm variants, biased or frozen, that only exist as 1d layers; the same statistics as 2d)."""
@@ -184,7 +203,7 @@ def make_image_norm(norm: str, channels: int, side: int, *, ln_axes: str = "chw"
     per sample and pixel over C with a (C,) gamma/beta (Keras's default ``axis=-1``).
 
     >>> make_image_norm("ln", 8, 7)
-    LayerNorm((8, 7, 7), eps=0.001, elementwise_affine=True, bias=True)
+    ImageLayerNorm((8, 7, 7), eps=0.001, elementwise_affine=True, bias=True)
     """
     if ln_axes not in LN_AXES:
         raise UsageError(f"unknown --ln-axes {ln_axes!r}; choose chw (over C,H,W as in Wu & He) or c (Keras's axis=-1)")
@@ -201,7 +220,7 @@ def make_image_norm(norm: str, channels: int, side: int, *, ln_axes: str = "chw"
     if norm == "ln" and ln_axes == "c":
         return ChannelsLast(layer)
     if norm == "ln":
-        wide = nn.LayerNorm([channels, side, side], eps=layer.eps)
+        wide = ImageLayerNorm((channels, side, side), eps=layer.eps)
         wide.weight.requires_grad_(layer.weight.requires_grad)
         wide.bias.requires_grad_(layer.bias.requires_grad)
         return wide

@@ -33,9 +33,15 @@ def test_plan_groups_every_job_by_norm_and_batch_and_rotates_the_variant_order()
     assert all(j["epochs"] == config.epochs and j["warmup"] == config.warmup for group in groups for j in group)
 
 
-def test_plan_carries_the_arch_to_every_job():
+def test_plan_carries_the_arch_to_every_job_and_times_the_mlp_beside_any_other_net():
     assert {j["arch"] for group in plan(BenchConfig()) for j in group} == {"mlp"}
-    assert {j["arch"] for group in plan(BenchConfig(arch="cnn", norms=["gn"])) for j in group} == {"cnn"}
+    assert not any(j.get("reference") for group in plan(BenchConfig()) for j in group)
+    groups = plan(BenchConfig(arch="cnn", norms=["gn", "bn"], batch_sizes=[128]))
+    for group in groups:  # the three variants of the CNN, and the MLP's Lightning path with the same norm and batch
+        assert sorted((j["arch"], j["variant"]) for j in group) == sorted([("cnn", v) for v in VARIANTS] + [("mlp", "lightning")])
+        [reference] = [j for j in group if j.get("reference")]
+        assert reference["arch"] == "mlp" and {(j["norm"], j["batch_size"]) for j in group} == {(reference["norm"], 128)}
+    assert groups[0][0] != groups[1][0]  # the order rotates with the reference job in it
 
 
 # A fake worker on the READY / GO / EPOCH protocol: it logs, to a file shared by all, when it is
@@ -167,6 +173,20 @@ def test_summarize_takes_medians_and_ratios_and_checks_targets():
     assert ratios[0]["a_over_b_ok"] is False and ratios[0]["c_over_a"] is None
     rows, ratios = summarize([fake_result("lightning", [1.3])], {}, [2])
     assert ratios[0]["extra_ms_per_step"] is None  # no plain loop to compare with
+
+
+def test_a_net_beside_the_mlp_gets_its_epoch_over_the_mlps():
+    reference = fake_result("lightning", [1.0])
+    reference["job"].update(arch="mlp", reference=True)
+    results = [fake_result("lightning", [4.5]), fake_result("torch", [4.4]), fake_result("keras", [6.0]), reference]
+    rows, (ratio,) = summarize(results, {}, [2], arch="cnn")
+    assert [(row["arch"], row["reference"]) for row in rows] == [("cnn", False)] * 3 + [("mlp", True)]
+    assert rows[-1]["gflops"] is not None and rows[0]["gflops"] is None  # FLOPs are counted for the MLP only
+    assert ratio["a_over_b"] == pytest.approx(4.5 / 4.4)  # the reference is not the net's own Lightning row
+    assert ratio["a_over_mlp"] == pytest.approx(4.5) and ratio["a_over_mlp_ok"] is True
+    reference["seconds"] = [0.8]
+    assert summarize(results, {}, [2], arch="cnn")[1][0]["a_over_mlp_ok"] is False  # 5.6x: above the ~5x goal
+    assert summarize(results[:3], {}, [2], arch="cnn")[1][0]["a_over_mlp"] is None
 
 
 @pytest.mark.slow  # four fresh interpreters (torch, Lightning, TensorFlow): about half a minute

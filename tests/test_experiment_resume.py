@@ -22,6 +22,7 @@ from experiments.executors import PoolSettings
 from experiments.run_store import RunStore
 from experiments.runner import Runner, RunSpec, Settings
 from lightning_mods import files
+from lightning_mods import nets
 from lightning_mods.run_lock import run_lock
 from tests.conftest import ROOT, load_script
 
@@ -203,3 +204,13 @@ def test_ctrl_c_and_sigterm_stop_the_workers_in_one_line(tmp_path, signum, code)
     assert last.startswith(f"stopped: {signal.Signals(signum).name}: ") and "finished run(s) kept in" in last
     assert "continue with: python scripts/experiment.py ex2" in last
     assert _gone_within(workers, 5)
+
+
+def test_a_new_net_revision_is_a_new_run_and_leaves_the_other_archs_keys_alone(monkeypatch):
+    settings = Settings(seeds=1, data="synthetic", progress=False, pool=PoolSettings(workers=1, threads=1))
+    mlp, cnn = _spec(settings), _spec(settings, arch="cnn")
+    before = mlp.key(), cnn.key()
+    assert "net_revision" not in before[0]  # revision 1: the keys runs were saved under before revisions existed
+    monkeypatch.setitem(nets.NET_REVISIONS, "cnn", nets.net_revision("cnn") + 1)
+    assert mlp.key() == before[0]
+    assert cnn.key() != before[1]
