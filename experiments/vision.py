@@ -30,7 +30,7 @@ NORMS = ("none", "bn", "ln", "gn")
 BATCH_SIZES = (2, 4, 8, 32, 128)
 EPOCHS = 2
 LR_AT_32 = 0.05
-GROUPS = 4  # 4 to 16 channels per group in the 16-, 32- and 64-channel layers
+GROUPS = 4  # 4 to 16 channels per group in the 16-, 32- and 64-channel layers, 32 features in the Dense 128
 LN_AXES = "chw"  # LayerNorm over C,H,W per sample, as Wu & He's LN
 
 

@@ -164,3 +164,16 @@ def test_the_readme_table_is_the_committed_ledger():
     section = readme.split("## What the lesson claims, and what we measured", 1)[1].split("\n## ", 1)[0]
     table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
     assert table == summary_table(json.loads((root / "reports" / "claims.json").read_text()))
+
+
+def test_the_readme_list_of_rows_not_borne_out_is_the_committed_ledger():
+    from pathlib import Path
+
+    from ledger.build import not_borne_out
+
+    root = Path(__file__).resolve().parents[1]
+    ledger = json.loads((root / "reports" / "claims.json").read_text())
+    section = (root / "README.md").read_text().split("## What the lesson claims, and what we measured", 1)[1].split("\n## ", 1)[0]
+    listed = "\n".join(line for line in section.splitlines() if line.startswith("- row "))
+    assert listed == not_borne_out(ledger)
+    assert listed.count("- row ") == sum(row["verdict"] != "supported" for row in ledger["claims"])

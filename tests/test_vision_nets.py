@@ -8,7 +8,8 @@ from torch import nn
 
 from lightning_mods.errors import UsageError
 from lightning_mods.nets import NetConfig, build_net
-from lightning_mods.norms import ChannelsLast, make_image_norm
+from lightning_mods.norms import ChannelsLast, SequenceNorm, make_image_norm
+from lightning_mods.vit import SelfAttention, TokenBatchNorm
 
 COMBOS = [(a, n, p) for a, n, p in itertools.product(("cnn", "lenet"), ("none", "bn", "ln", "gn"), ("pre", "post"))]
 COMBOS += [("cnn", "ln", "pre", "c")]
@@ -91,3 +92,37 @@ def test_train_script_refuses_in_one_line(train_script, tiny_args, capsys, tmp_p
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --arch vit takes --norm") and "\n" not in err
     assert not (tmp_path / "run").exists()
+
+
+def _grads(module: nn.Module, forward, x: torch.Tensor, g: torch.Tensor) -> list[torch.Tensor]:
+    module.zero_grad()
+    x = x.detach().requires_grad_()
+    forward(x).backward(g)
+    return [x.grad, *(p.grad for p in module.parameters())]
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_the_fast_forms_compute_what_the_plain_ones_do(layout):
+    """The CNN's LN over (C, H, W) on channels-last maps, the ViT's fused self-attention and its BN over the
+    (B*T, C) tokens give nn.LayerNorm's, nn.MultiheadAttention's and the transposed BatchNorm1d's values and
+    gradients (float64)."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 6, 5, 5, dtype=torch.float64)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    g = torch.randn(4, 6, 5, 5, dtype=torch.float64)
+    fast = make_image_norm("ln", 6, 5).double()
+    with torch.no_grad():
+        fast.weight.normal_(), fast.bias.normal_()
+    plain = lambda t: nn.functional.layer_norm(t, (6, 5, 5), fast.weight, fast.bias, fast.eps)  # noqa: E731
+    assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(_grads(fast, fast, x, g), _grads(fast, plain, x, g)))
+
+    tokens, g = torch.randn(3, 7, 8, dtype=torch.float64), torch.randn(3, 7, 8, dtype=torch.float64)
+    attn = SelfAttention(8, 2).double()
+    mha = lambda t: nn.MultiheadAttention.forward(attn, t, t, t, need_weights=False)[0]  # noqa: E731
+    assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(_grads(attn, attn, tokens, g), _grads(attn, mha, tokens, g)))
+
+    bn = TokenBatchNorm(nn.BatchNorm1d(8).double())
+    transposed = SequenceNorm(bn.norm)
+    assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(_grads(bn, bn, tokens, g), _grads(bn, transposed, tokens, g)))
+    assert torch.allclose(bn.norm.running_mean, tokens.mean(dim=(0, 1)) * (1 - 0.9**2), atol=1e-12)  # two momentum-0.1 updates
