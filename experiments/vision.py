@@ -25,6 +25,7 @@ from experiments.report import (
 )
 from experiments.runner import RunSpec, Settings, by_variant
 from experiments.stats import Claim, mean_ci, paired_ci
+from lightning_mods.conv_nets import CNN_CHANNELS, CNN_DENSE
 
 NORMS = ("none", "bn", "ln", "gn")
 BATCH_SIZES = (2, 4, 8, 32, 128)
@@ -74,8 +75,8 @@ def analyse(fits, settings: Settings) -> Report:
     config = fits[0].spec.config
     return Report(
         name="vision", title="Vision: BN, LN and GN in a CNN over batch sizes (Wu & He, Figure 1)",
-        setup=(f"Small CNN (3 conv layers of 16, 32, 64 channels, norm before {config.activation}, GN with {GROUPS} "
-               f"groups, LN over C,H,W), SGD with lr {LR_AT_32} x batch / 32, {settings.seeds} seeds, {settings.data} "
+        setup=(f"Small CNN (3 conv layers of {', '.join(map(str, CNN_CHANNELS))} channels and a Dense {', '.join(map(str, CNN_DENSE))}, "
+               f"norm before {config.activation}, GN with {GROUPS} groups, LN over C,H,W), SGD with lr {LR_AT_32} x batch / 32, {settings.seeds} seeds, {settings.data} "
                f"data. {PAIRING} BOUNDED: each run trains {len(fits[0].history)} epochs of {settings.images_per_epoch} "
                "images (a random subset each epoch), the same for every batch size and norm."),
         columns=["batch", "norm", "steps", "val acc", "seconds per run"], rows=rows,
