@@ -69,6 +69,11 @@ def interval(part: dict) -> str:
 def part_line(part: dict) -> str:
     if part.get("not_measured") or part.get("verdict") is None:
         return f"`{part['source']}`: sin medir aún (ver el comando)"
+    fresh = part.get("fresh")
+    if fresh:  # the verdict is the fresh sample's alone (ledger/build.py); the pilot's interval stays beside it
+        return (f"{part_es(part['source'], part['claim'])}: {effect_es(part['effect'])} = {interval(fresh)} con "
+                f"{fresh['n']} semillas nuevas (piloto: {interval(part)}, n={part['n']}), se afirma "
+                f"{part['side']} {part['threshold']:g}: {verdict_es(part['verdict'])}")
     return (f"{part_es(part['source'], part['claim'])}: {effect_es(part['effect'])} = {interval(part)}, se afirma "
             f"{part['side']} {part['threshold']:g}, n={part['n']}: {verdict_es(part['verdict'])}")
 

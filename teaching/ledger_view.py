@@ -32,7 +32,7 @@ def sentence(row: dict | None, row_id: int) -> str:
     if row["verdict"] == "obsolete":
         return f"«{said}»: **{verdict_es(row['verdict'])}**: la comprobación del proyecto encontró que la premisa ya no existe.{note}"
     parts = [part_line(p) for p in row.get("parts", [])]
-    seeds = sorted({p["n"] for p in row.get("parts", []) if p.get("n")})
+    seeds = sorted({sample["n"] for p in row.get("parts", []) for sample in (p, p.get("fresh") or {}) if sample.get("n")})
     where = f" (n = {', '.join(map(str, seeds))}, datos reales)" if seeds else ""
     return f"«{said}»: **{verdict_es(row['verdict'])}**{where}. Medido: {'; '.join(parts) or 'nada aún'}.{note}"
 

@@ -180,6 +180,7 @@ def test_sync_batchnorm_really_refuses_cpu_tensors():
     """The premise of the check above, seen in 2 real processes: torch raises for CPU tensors."""
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "sync_bn_check.py"), "--device", "cpu"],
                           capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip(), f"no result line (exit {proc.returncode}); stderr: {proc.stderr[-2000:]}"
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode == 1 and not result["ok"]
     assert result["error"].startswith("SyncBatchNorm expected input tensor to be on GPU")

@@ -157,7 +157,7 @@ def test_the_readme_table_is_the_committed_ledger():
     """The README's "What the lesson claims" table is summary_table of reports/claims.json."""
     from pathlib import Path
 
-    from ledger.build import summary_table
+    from ledger.readme import summary_table
 
     root = Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text()
@@ -169,7 +169,7 @@ def test_the_readme_table_is_the_committed_ledger():
 def test_the_readme_list_of_rows_not_borne_out_is_the_committed_ledger():
     from pathlib import Path
 
-    from ledger.build import not_borne_out
+    from ledger.readme import not_borne_out
 
     root = Path(__file__).resolve().parents[1]
     ledger = json.loads((root / "reports" / "claims.json").read_text())

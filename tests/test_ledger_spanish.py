@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ledger.rows import ROWS
 from ledger.rows_es import PARTS_ES, REASONS_ES, ROWS_ES
-from ledger.spanish import effect_es, text, verdict_es, write_spanish
+from ledger.spanish import effect_es, part_line, text, verdict_es, write_spanish
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,3 +41,14 @@ def test_the_spanish_edition_has_the_ledgers_verdicts(tmp_path):
 def test_the_committed_spanish_edition_is_current():
     ledger = json.loads((ROOT / "reports" / "claims.json").read_text())
     assert (ROOT / "reports" / "claims.es.md").read_text() == text(ledger), "run `python scripts/experiment.py claims`"
+
+
+def test_a_part_decided_on_fresh_seeds_shows_that_interval_beside_the_pilots():
+    part = {"source": "vision:cnn_bn_beats_ln_32", "claim": "BN beats LN in vision (CNN) at batch 32",
+            "effect": "CNN val acc, BN - LN at batch 32", "mean": 0.0269, "low": -0.0029, "high": 0.0567, "n": 5,
+            "side": ">", "threshold": 0.0, "verdict": "supported",
+            "fresh": {"mean": 0.0336, "low": 0.0159, "high": 0.0514, "n": 14}}
+    line = part_line(part)
+    assert "0.0336 [0.0159, 0.0514] con 14 semillas nuevas (piloto: 0.0269 [-0.0029, 0.0567], n=5)" in line
+    assert line.endswith("respaldada")
+    assert "0.0269 [-0.0029, 0.0567], se afirma" not in line  # the pilot's interval does not stand for the verdict
