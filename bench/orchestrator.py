@@ -33,9 +33,13 @@ def worker_argv(job: dict) -> list[str]:
     return [sys.executable, "-m", "bench.workers", json.dumps(job)]
 
 
+def variant_label(job: dict) -> str:
+    """The job's variant, ``mlp lightning`` for the MLP timed beside another net."""
+    return f"mlp {job['variant']}" if job.get("reference") else job["variant"]
+
+
 def worker_name(job: dict) -> str:
-    words = [str(job[key]) for key in ("variant", "norm", "batch_size") if key in job]
-    return " ".join(["mlp", *words] if job.get("reference") else words)
+    return " ".join([variant_label(job), *(str(job[key]) for key in ("norm", "batch_size") if key in job)])
 
 
 def run_worker(job: dict, timeout_s: float) -> dict:
@@ -70,7 +74,7 @@ def run_jobs(group: list[dict], timeout_s: float, progress=print) -> list[dict]:
     """One group's measurements, interleaved; a progress line as each one ends."""
     def report(index: int, result: dict) -> None:
         job = group[index]
-        progress(f"{job['norm']:5} batch {job['batch_size']:>4} {worker_name(job).split(' ' + job['norm'])[0]:14} "
+        progress(f"{job['norm']:5} batch {job['batch_size']:>4} {variant_label(job):14} "
                  f"{statistics.median(result['seconds']):6.2f} s/epoch  "
                  f"(epochs: {', '.join(f'{s:.2f}' for s in result['seconds'])})")
 

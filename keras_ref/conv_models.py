@@ -35,6 +35,17 @@ def _block(x, layer, norm_layer, activation: str, placement: str, name: str, dty
     return x
 
 
+def _dense_blocks(x, widths: tuple[int, ...], first: int, norm: str, activation: str, placement: str,
+                  kernel_initializer: str, kw: dict):
+    """After Flatten: [Dense -> norm -> act] (or post) per width, named dense_i / norm_i from i = ``first``;
+    bias off when a norm follows."""
+    for i, w in enumerate(widths, start=first):
+        dense = layers.Dense(w, use_bias=(norm == "none" or placement == "post"), kernel_initializer=kernel_initializer,
+                             name=f"dense_{i}", dtype=kw["dtype"])
+        x = _block(x, dense, make_norm_layer(norm, name=f"norm_{i}", **kw), activation, placement, str(i), kw["dtype"])
+    return x
+
+
 def build_cnn(norm: str = "bn", placement: str = "pre", activation: str = "relu", groups: int = 32,
               bn_momentum: float = 0.99, epsilon: float = 1e-3, ln_axes: str = "chw",
               kernel_initializer: str = "he_normal", dtype: str = "float32") -> keras.Model:
@@ -53,10 +64,7 @@ def build_cnn(norm: str = "bn", placement: str = "pre", activation: str = "relu"
         x = _block(x, conv, image_norm_layer(norm, ln_axes, f"norm_{i}", **kw), activation, placement, str(i), dtype)
         x = layers.MaxPooling2D(2, name=f"pool_{i}", dtype=dtype)(x)
     x = layers.Flatten(name="flatten", dtype=dtype)(x)  # (B, H*W*C), channels fastest
-    for i, w in enumerate(CNN_DENSE, start=len(CNN_CHANNELS)):
-        dense = layers.Dense(w, use_bias=(norm == "none" or placement == "post"), kernel_initializer=kernel_initializer,
-                             name=f"dense_{i}", dtype=dtype)
-        x = _block(x, dense, make_norm_layer(norm, name=f"norm_{i}", **kw), activation, placement, str(i), dtype)
+    x = _dense_blocks(x, CNN_DENSE, len(CNN_CHANNELS), norm, activation, placement, kernel_initializer, kw)
     logits = layers.Dense(NUM_CLASSES, kernel_initializer=kernel_initializer, name="logits", dtype=dtype)(x)
     return keras.Model(inputs, logits, name=f"cnn_{norm}_{placement}_{activation}")
 
@@ -79,8 +87,6 @@ def build_lenet(norm: str = "bn", placement: str = "pre", activation: str = "sig
         x = _block(x, conv, image_norm_layer(norm, ln_axes, f"norm_{i}", **kw), activation, placement, str(i), dtype)
         x = layers.AveragePooling2D(2, name=f"pool_{i}", dtype=dtype)(x)
     x = layers.Flatten(name="flatten", dtype=dtype)(x)
-    for i, w in enumerate(LENET_DENSE, start=2):
-        dense = layers.Dense(w, use_bias=bias, kernel_initializer=kernel_initializer, name=f"dense_{i}", dtype=dtype)
-        x = _block(x, dense, make_norm_layer(norm, name=f"norm_{i}", **kw), activation, placement, str(i), dtype)
+    x = _dense_blocks(x, LENET_DENSE, 2, norm, activation, placement, kernel_initializer, kw)
     logits = layers.Dense(NUM_CLASSES, kernel_initializer=kernel_initializer, name="logits", dtype=dtype)(x)
     return keras.Model(inputs, logits, name=f"lenet_{norm}_{placement}_{activation}")

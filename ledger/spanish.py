@@ -69,13 +69,11 @@ def interval(part: dict) -> str:
 def part_line(part: dict) -> str:
     if part.get("not_measured") or part.get("verdict") is None:
         return f"`{part['source']}`: sin medir aún (ver el comando)"
-    fresh = part.get("fresh")
-    if fresh:  # the verdict is the fresh sample's alone (ledger/build.py); the pilot's interval stays beside it
-        return (f"{part_es(part['source'], part['claim'])}: {effect_es(part['effect'])} = {interval(fresh)} con "
-                f"{fresh['n']} semillas nuevas (piloto: {interval(part)}, n={part['n']}), se afirma "
-                f"{part['side']} {part['threshold']:g}: {verdict_es(part['verdict'])}")
-    return (f"{part_es(part['source'], part['claim'])}: {effect_es(part['effect'])} = {interval(part)}, se afirma "
-            f"{part['side']} {part['threshold']:g}, n={part['n']}: {verdict_es(part['verdict'])}")
+    claimed = f"se afirma {part['side']} {part['threshold']:g}"
+    fresh = part.get("fresh")  # then the verdict is the fresh sample's alone (ledger/build.py); the pilot's stays beside it
+    measured = (f"{interval(fresh)} con {fresh['n']} semillas nuevas (piloto: {interval(part)}, n={part['n']}), {claimed}"
+                if fresh else f"{interval(part)}, {claimed}, n={part['n']}")
+    return f"{part_es(part['source'], part['claim'])}: {effect_es(part['effect'])} = {measured}: {verdict_es(part['verdict'])}"
 
 
 def row_text(row: dict) -> str:

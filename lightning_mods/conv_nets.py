@@ -41,6 +41,19 @@ def _block(layer: nn.Module, norm: nn.Module, activation: str, placement: str) -
     return [m for m in block if not isinstance(m, nn.Identity)]
 
 
+def _dense_blocks(width: int, widths: tuple[int, ...], norm: str, activation: str, placement: str,
+                  **norm_kwargs) -> list[nn.Module]:
+    """After Flatten: [Linear -> norm -> act] (or post) per width, then Linear(10); bias off when a norm follows."""
+    layers: list[nn.Module] = []
+    for w in widths:
+        if norm == "gn":
+            check_groups(norm_kwargs.get("groups", 32), w, f"dense layer of width {w}")
+        linear = nn.Linear(width, w, bias=(norm == "none" or placement == "post"))
+        layers += _block(linear, make_norm(norm, w, **norm_kwargs), activation, placement)
+        width = w
+    return layers + [nn.Linear(width, NUM_CLASSES)]
+
+
 def channels_last(net: nn.Module) -> nn.Module:
     """``net`` with its 4-d (convolution) weights stored channels-last, in place.
 
@@ -79,14 +92,7 @@ class SmallCNN(nn.Module):
             c_in, side = c, side // 2
         self.flat_shape = (c_in, side, side)  # what Flatten reads, in torch's (C, H, W) order
         layers.append(nn.Flatten())
-        width = c_in * side * side
-        for w in dense:
-            if norm == "gn":
-                check_groups(norm_kwargs.get("groups", 32), w, f"dense layer of width {w}")
-            layers += _block(nn.Linear(width, w, bias=(norm == "none" or placement == "post")),
-                             make_norm(norm, w, **norm_kwargs), activation, placement)
-            width = w
-        layers.append(nn.Linear(width, NUM_CLASSES))
+        layers += _dense_blocks(c_in * side * side, dense, norm, activation, placement, **norm_kwargs)
         self.layers = nn.Sequential(*layers)
         channels_last(self)
 
@@ -117,13 +123,7 @@ class LeNet(nn.Module):
             c_in, side = c, side // 2
         layers.append(nn.Flatten())
         self.flat_shape = (c_in, side, side)  # what Flatten reads, in torch's (C, H, W) order
-        width = c_in * side * side
-        for w in LENET_DENSE:
-            if norm == "gn":
-                check_groups(norm_kwargs.get("groups", 32), w, f"dense layer of width {w}")
-            layers += _block(nn.Linear(width, w, bias=bias), make_norm(norm, w, **norm_kwargs), activation, placement)
-            width = w
-        layers.append(nn.Linear(width, NUM_CLASSES))
+        layers += _dense_blocks(c_in * side * side, LENET_DENSE, norm, activation, placement, **norm_kwargs)
         self.layers = nn.Sequential(*layers)
         channels_last(self)
 
