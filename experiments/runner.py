@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from experiments.executors import PoolSettings, imap_unordered
 from experiments.run_store import RunStore
+from experiments.stopping import uninterrupted
 from lightning_mods.config import TrainConfig
 from lightning_mods.data import AUTO_STEPS_PER_EXECUTION, TRAIN_SIZE, FashionMNISTDataModule, load_real, load_synthetic
 from lightning_mods.errors import UsageError
@@ -255,7 +256,8 @@ class Runner:
             for index, result in imap_unordered(train, order, self.settings.pool):
                 spec = order[index]
                 if self.store is not None:
-                    self.store.save(spec.key(), result)  # kept at once: a stopped experiment goes on from here
+                    with uninterrupted():  # kept at once, whole: a stopped experiment goes on from here
+                        self.store.save(spec.key(), result)
                 self.trained += 1
                 self.cache[spec.key()] = _fit_of(spec, result)
                 for line in result["warnings"]:

@@ -197,8 +197,9 @@ def test_ctrl_c_and_sigterm_stop_the_workers_in_one_line(tmp_path, signum, code)
     process = _start(tmp_path)
     workers = _wait_for_saved_runs(tmp_path, process)
     process.send_signal(signum)
-    assert process.wait(timeout=30) == code
+    returncode = process.wait(timeout=30)
     err = process.stderr.read()
+    assert returncode == code, err
     last = err.strip().splitlines()[-1]
     assert "Traceback" not in err, err
     assert last.startswith(f"stopped: {signal.Signals(signum).name}: ") and "finished run(s) kept in" in last
