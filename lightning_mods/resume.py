@@ -135,7 +135,8 @@ def check_net_matches(path: Path, model: torch.nn.Module) -> None:
         first = differ[0]
         raise UsageError(f"--resume: {path} holds another net than {path.parent.parent / 'config.yaml'} builds "
                          f"({len(differ)} tensor(s) differ, e.g. {first}: {found.get(first, 'absent')} in the checkpoint, "
-                         f"{expected.get(first, 'absent')} in the net); resume with the config.yaml that run wrote, or "
+                         f"{expected.get(first, 'absent')} in the net); resume with the config.yaml that run wrote; if that is "
+                         "the config, this code's net changed since the run (lightning_mods.nets.NET_REVISIONS): "
                          "start afresh with --overwrite")
 
 

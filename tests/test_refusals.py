@@ -121,7 +121,7 @@ def test_train_resume_from_a_checkpoint_of_another_net_is_one_line(tmp_path, cap
     (wide / "checkpoints" / "last.ckpt").write_bytes((small / "checkpoints" / "last.ckpt").read_bytes())
     capsys.readouterr()
     line = _one_line_refusal("train", ["--resume", "--out", str(wide), "--epochs", "2", "--no-progress"], capsys)
-    assert "holds another net" in line and "--overwrite" in line
+    assert "holds another net" in line and "--overwrite" in line and "NET_REVISIONS" in line
 
 
 @pytest.fixture(scope="module")

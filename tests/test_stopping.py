@@ -36,10 +36,11 @@ def _state() -> dict:
 
 def test_a_signal_inside_torch_save_stops_with_the_signal_whatever_torch_raises():
     # torch's zip writer may replace the handler's exception with its own RuntimeError: still a stop
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     with pytest.raises(Stopped) as stop, stop_on_signals():
         torch.save(_state(), SignalMidWrite())
     assert stop.value.exit_code == 143
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the previous handlers are back
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before  # the previous handlers are back
 
 
 def test_a_run_being_saved_when_the_signal_comes_is_saved_whole_then_stops(tmp_path):
