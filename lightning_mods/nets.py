@@ -28,6 +28,8 @@ from lightning_mods.vit import ViT
 
 ARCHS = ("mlp", "lstm", "cnn", "lenet", "vit")
 IMAGE_ARCHS = ("cnn", "lenet")  # the archs --ln-axes applies to
+IMAGE_SIDE = 28
+NUM_CLASSES = 10
 # A net's revision goes up when what it computes changes (its layers, or kernels that round differently),
 # so that runs saved by experiments with the old net are not read back as the new one's. Revision 1 (the
 # first) is no part of a run's key. 2: the vision nets channels-last and the CNN's Dense(128); the ViT's
@@ -41,8 +43,6 @@ def net_revision(arch: str) -> int:
     (2, 1)
     """
     return NET_REVISIONS.get(arch, 1)
-IMAGE_SIDE = 28
-NUM_CLASSES = 10
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import time
 
 import pytest
 import torch
@@ -57,14 +58,18 @@ def test_a_run_being_saved_when_the_signal_comes_is_saved_whole_then_stops(tmp_p
     assert kept is not None and kept["weights"].shape == (64, 64)
 
 
-def test_without_a_signal_errors_pass_through_and_uninterrupted_changes_nothing():
+def test_without_a_signal_errors_pass_through_and_uninterrupted_holds_only_its_block():
     with pytest.raises(ValueError), stop_on_signals():
         raise ValueError("a real error")
-    with uninterrupted():  # outside stop_on_signals
-        pass
-    with stop_on_signals(), uninterrupted():
-        value = 1
-    assert value == 1
+    reached = []
+    with pytest.raises(Stopped), stop_on_signals():
+        with uninterrupted():
+            pass  # no signal: the block ends as it would without the guard
+        os.kill(os.getpid(), signal.SIGTERM)  # after the block: the stop comes at once
+        for _ in range(1000):
+            time.sleep(0.001)
+        reached.append(True)
+    assert not reached
 
 
 def test_a_second_signal_while_stopping_changes_nothing():
