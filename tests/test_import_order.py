@@ -27,6 +27,7 @@ ORDERS = {
     "keras_ref then lightning_mods": "import keras_ref\nimport lightning_mods\n",
     "lightning_mods then keras_ref": "import lightning_mods\nimport keras_ref\n",
     "tensorflow then lightning_mods": "import tensorflow\nimport lightning_mods\nimport keras_ref\n",
+    "lightning_mods then keras itself": "import lightning_mods\nimport keras\n",  # as tests/ and notebooks do
     "parity alone": "import parity\n",
 }
 
